@@ -1,0 +1,241 @@
+/**
+ * Configuration: every option Ringside reads, in one table.
+ *
+ * Values come from an optional JSON config file (`--config FILE` or `RINGSIDE_CONFIG`), then from
+ * environment variables, which win. Every value is validated at start; a bad one stops the process
+ * with one line naming the key, the value and what is expected (see `ConfigError`).
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import path from 'node:path';
+import { getCountries, type CountryCode } from 'libphonenumber-js';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    readonly value: string,
+    readonly expected: string,
+  ) {
+    super(`Invalid configuration: ${key}=${JSON.stringify(value)}: expected ${expected}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Parser<T> = { parse(raw: string, key: string): T; expected: string };
+
+const string: Parser<string> = { parse: (raw) => raw, expected: 'a string' };
+
+const optionalString: Parser<string | undefined> = {
+  parse: (raw) => (raw === '' ? undefined : raw),
+  expected: 'a string',
+};
+
+function integer(min: number, max: number): Parser<number> {
+  const expected = `an integer from ${min} to ${max}`;
+  return {
+    expected,
+    parse(raw, key) {
+      if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(key, raw, expected);
+      const n = Number(raw);
+      if (n < min || n > max) throw new ConfigError(key, raw, expected);
+      return n;
+    },
+  };
+}
+
+const boolean: Parser<boolean> = {
+  expected: 'true or false',
+  parse(raw, key) {
+    const v = raw.trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(v)) return true;
+    if (['false', '0', 'no', 'off'].includes(v)) return false;
+    throw new ConfigError(key, raw, 'true or false');
+  },
+};
+
+function oneOf<T extends string>(...values: T[]): Parser<T> {
+  const expected = `one of ${values.join(', ')}`;
+  return {
+    expected,
+    parse(raw, key) {
+      if ((values as string[]).includes(raw)) return raw as T;
+      throw new ConfigError(key, raw, expected);
+    },
+  };
+}
+
+const host: Parser<string> = {
+  expected: 'an IP address or host name',
+  parse(raw, key) {
+    if (isIP(raw) || /^[a-zA-Z0-9.-]+$/.test(raw)) return raw;
+    throw new ConfigError(key, raw, 'an IP address or host name');
+  },
+};
+
+const region: Parser<CountryCode> = {
+  expected: 'a two-letter ISO country code such as US, GB or DE',
+  parse(raw, key) {
+    const v = raw.trim().toUpperCase();
+    if ((getCountries() as string[]).includes(v)) return v as CountryCode;
+    throw new ConfigError(key, raw, 'a two-letter ISO country code such as US, GB or DE');
+  },
+};
+
+const databaseUrl: Parser<string | undefined> = {
+  expected: 'a postgres:// or postgresql:// URL (leave unset for SQLite)',
+  parse(raw, key) {
+    if (raw === '') return undefined;
+    if (!/^postgres(ql)?:\/\//.test(raw)) throw new ConfigError(key, raw, databaseUrl.expected);
+    try {
+      new URL(raw);
+    } catch {
+      throw new ConfigError(key, raw, databaseUrl.expected);
+    }
+    return raw;
+  },
+};
+
+const baseUrl: Parser<string | undefined> = {
+  expected: 'an absolute http(s) URL such as https://ringside.example.com',
+  parse(raw, key) {
+    if (raw === '') return undefined;
+    try {
+      const u = new URL(raw);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+      return u.origin + u.pathname.replace(/\/$/, '');
+    } catch {
+      throw new ConfigError(key, raw, baseUrl.expected);
+    }
+  },
+};
+
+const logLevel = oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent');
+
+interface OptionSpec<T> {
+  parser: Parser<T>;
+  default: T;
+  /** How the default is shown in --help when it is computed. */
+  defaultText?: string;
+  help: string;
+}
+
+function option<T>(parser: Parser<T>, def: T, help: string, defaultText?: string): OptionSpec<T> {
+  return defaultText === undefined ? { parser, default: def, help } : { parser, default: def, help, defaultText };
+}
+
+/** Every option, keyed by its environment variable name. The order is the order of `--help`. */
+export const OPTIONS = {
+  HOST: option(host, '127.0.0.1', 'Address the HTTP(S) server listens on.'),
+  PORT: option(integer(0, 65535), 8080, 'HTTP(S) port (also SIP over WebSocket at /sip).'),
+  BASE_URL: option(baseUrl, undefined, 'Public URL of this server, used in links and e-mails.', 'http(s)://HOST:PORT'),
+  DATA_DIR: option(string, './data', 'Directory for the SQLite database and other local files.'),
+  DATABASE_URL: option(databaseUrl, undefined, 'PostgreSQL URL (postgres://user@host/db); SQLite under DATA_DIR when unset.', '(SQLite)'),
+  DATABASE_POOL_SIZE: option(integer(1, 200), 10, 'Maximum PostgreSQL connections of this node.'),
+  SEED_DEMO: option(boolean, true, 'Seed a demo organisation (users, accounts, contacts, leads) into an empty database.'),
+  DEMO_PASSWORD: option(string, 'ringside-demo', 'Password of the seeded demo users. Change it.'),
+  TLS_CERT: option(optionalString, undefined, 'PEM certificate file: serve HTTPS (needed for microphones off localhost).'),
+  TLS_KEY: option(optionalString, undefined, 'PEM private key file for TLS_CERT.'),
+  TRUST_PROXY: option(boolean, false, 'Trust X-Forwarded-* headers from a reverse proxy.'),
+  LOG_LEVEL: option(logLevel, 'info', 'Log level (fatal, error, warn, info, debug, trace, silent).'),
+  PHONE_DEFAULT_REGION: option(region, 'US' as CountryCode, 'Country assumed for phone numbers written without a country code.'),
+  PHONE_MATCH_DIGITS: option(integer(6, 12), 9, 'Trailing digits compared when a stored number has no country code.'),
+  BODY_LIMIT_BYTES: option(integer(1024, 50 * 1024 * 1024), 1024 * 1024, 'Largest accepted request body (bigger gets 413).'),
+  SESSION_IDLE_MINUTES: option(integer(1, 60 * 24 * 30), 60 * 12, 'A session ends after this long without a request.'),
+  SESSION_MAX_HOURS: option(integer(1, 24 * 365), 24 * 14, 'A session ends this long after login, whatever happens.'),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: option(integer(1, 1000), 5, 'Failed logins to one account before it is paused for LOGIN_LOCK_MINUTES.'),
+  LOGIN_MAX_ATTEMPTS_PER_IP: option(integer(1, 100000), 30, 'Login attempts from one address per LOGIN_LOCK_MINUTES.'),
+  LOGIN_LOCK_MINUTES: option(integer(1, 24 * 60), 15, 'Window of the login rate limits.'),
+} as const;
+
+type Options = typeof OPTIONS;
+export type ConfigKey = keyof Options;
+export type Config = { [K in ConfigKey]: Options[K]['default'] } & {
+  /** Directory the SQLite database lives in, absolute. */
+  dataDir: string;
+  /** Public base URL without trailing slash. */
+  publicUrl: string;
+  /** True when the HTTP server speaks TLS. */
+  tls: boolean;
+  /** Where values came from, for the start-up log. */
+  configFile: string | undefined;
+};
+
+export interface LoadConfigInput {
+  env?: Record<string, string | undefined>;
+  argv?: string[];
+  cwd?: string;
+}
+
+/** Reads `--config FILE` / `RINGSIDE_CONFIG` then the environment; throws ConfigError on the first bad value. */
+export function loadConfig({ env = process.env, argv = [], cwd = process.cwd() }: LoadConfigInput = {}): Config {
+  const fileArgIndex = argv.findIndex((a) => a === '--config' || a.startsWith('--config='));
+  let configFile: string | undefined;
+  if (fileArgIndex >= 0) {
+    const arg = argv[fileArgIndex]!;
+    configFile = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[fileArgIndex + 1];
+    if (!configFile) throw new ConfigError('--config', '', 'a path to a JSON file');
+  } else if (env.RINGSIDE_CONFIG) {
+    configFile = env.RINGSIDE_CONFIG;
+  }
+
+  const fromFile: Record<string, string> = {};
+  if (configFile) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(path.resolve(cwd, configFile), 'utf8'));
+    } catch (err) {
+      throw new ConfigError('--config', configFile, `a readable JSON file (${(err as Error).message})`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigError('--config', configFile, 'a JSON object of OPTION: value');
+    }
+    for (const [key, value] of Object.entries(parsed)) {
+      if (!(key in OPTIONS)) throw new ConfigError(`${configFile}: ${key}`, String(value), `a known option (see --help)`);
+      fromFile[key] = typeof value === 'string' ? value : JSON.stringify(value);
+    }
+  }
+
+  const values: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(OPTIONS) as [ConfigKey, OptionSpec<unknown>][]) {
+    const raw = env[key] ?? fromFile[key];
+    values[key] = raw === undefined ? spec.default : spec.parser.parse(raw, key);
+  }
+  const config = values as Config;
+
+  if ((config.TLS_CERT === undefined) !== (config.TLS_KEY === undefined)) {
+    const missing = config.TLS_CERT === undefined ? 'TLS_CERT' : 'TLS_KEY';
+    throw new ConfigError(missing, '', `a PEM file, because ${missing === 'TLS_CERT' ? 'TLS_KEY' : 'TLS_CERT'} is set`);
+  }
+  config.tls = config.TLS_CERT !== undefined;
+  config.dataDir = path.resolve(cwd, config.DATA_DIR);
+  config.configFile = configFile;
+  const scheme = config.tls ? 'https' : 'http';
+  const shownHost = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST;
+  const hostPart = isIP(shownHost) === 6 ? `[${shownHost}]` : shownHost;
+  config.publicUrl = config.BASE_URL ?? `${scheme}://${hostPart}:${config.PORT}`;
+  return config;
+}
+
+/** The text of `--help`: every option with its default and meaning. */
+export function helpText(): string {
+  const lines = [
+    'Ringside — voice and video calling inside your CRM.',
+    '',
+    'Usage: npm start [-- --config FILE]    (or: node --import tsx src/main.ts [--config FILE])',
+    '',
+    'Options are environment variables; a JSON file given with --config FILE (or RINGSIDE_CONFIG)',
+    'may set the same keys, and the environment wins. Every value is checked at start.',
+    '',
+  ];
+  const width = Math.max(...Object.keys(OPTIONS).map((k) => k.length));
+  for (const [key, spec] of Object.entries(OPTIONS) as [ConfigKey, OptionSpec<unknown>][]) {
+    const def = spec.defaultText ?? (spec.default === undefined ? '(unset)' : String(spec.default));
+    lines.push(`  ${key.padEnd(width)}  ${spec.help}`);
+    lines.push(`  ${''.padEnd(width)}  default: ${def}; ${spec.parser.expected}`);
+  }
+  return lines.join('\n');
+}
+
+export function isLoopbackHost(h: string): boolean {
+  return h === 'localhost' || h === '::1' || /^127\./.test(h);
+}

@@ -1,0 +1,107 @@
+/**
+ * One Ringside process: storage, the built-in CRM, users and the web server, wired together.
+ * `Ringside.start(config)` is what `npm start` runs and what the tests start on a free port.
+ */
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { isLoopbackHost, type Config } from './config/index.ts';
+import { BuiltinCrm } from './crm/index.ts';
+import { seedDemo, type SeedResult } from './demo/seed.ts';
+import { PhoneIndex, PhoneNumbers } from './phone/index.ts';
+import { Store } from './store/index.ts';
+import { LoginThrottle, SessionStore, UserDirectory } from './users/index.ts';
+import { createMetrics, createWebServer } from './web/index.ts';
+
+export interface StartOptions {
+  logger?: Logger;
+  /** PostgreSQL schema (tests isolate runs with one each). */
+  pgSchema?: string;
+  clock?: () => number;
+}
+
+export class Ringside {
+  private constructor(
+    readonly config: Config,
+    readonly logger: Logger,
+    readonly store: Store,
+    readonly crm: BuiltinCrm,
+    readonly users: UserDirectory,
+    readonly sessions: SessionStore,
+    readonly phones: PhoneNumbers,
+    readonly metrics: Registry,
+    readonly http: FastifyInstance,
+    readonly seeded: SeedResult | undefined,
+    private readonly timers: NodeJS.Timeout[],
+  ) {}
+
+  /** Base URL the HTTP server actually listens on (PORT=0 picks a free port). */
+  get url(): string {
+    const address = this.http.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `${this.config.tls ? 'https' : 'http'}://${host}:${address.port}`;
+  }
+
+  static async start(config: Config, options: StartOptions = {}): Promise<Ringside> {
+    const logger = options.logger ?? pino({ level: config.LOG_LEVEL });
+    const clock = options.clock ?? Date.now;
+    const store = await Store.open({
+      databaseUrl: config.DATABASE_URL,
+      dataDir: config.dataDir,
+      poolSize: config.DATABASE_POOL_SIZE,
+      ...(options.pgSchema ? { pgSchema: options.pgSchema } : {}),
+    });
+    try {
+      const applied = await store.migrate();
+      logger.info({ engine: store.engine, location: store.location, migrations: applied }, 'database ready');
+
+      const phones = new PhoneNumbers({ defaultRegion: config.PHONE_DEFAULT_REGION, matchDigits: config.PHONE_MATCH_DIGITS });
+      const phoneIndex = new PhoneIndex(phones);
+      const crm = new BuiltinCrm({ store, phoneIndex, baseUrl: config.publicUrl, clock });
+      const users = new UserDirectory(store, clock);
+      const sessions = new SessionStore(store, { idleMinutes: config.SESSION_IDLE_MINUTES, maxHours: config.SESSION_MAX_HOURS, clock });
+      const throttle = new LoginThrottle({
+        maxFailuresPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+        maxAttemptsPerIp: config.LOGIN_MAX_ATTEMPTS_PER_IP,
+        windowMinutes: config.LOGIN_LOCK_MINUTES,
+        clock,
+      });
+
+      let seeded: SeedResult | undefined;
+      if (config.SEED_DEMO && (await users.count()) === 0) {
+        seeded = await seedDemo({ store, users, crm, password: config.DEMO_PASSWORD });
+        logger.info(seeded, 'seeded the demo organisation');
+      }
+      if (config.SEED_DEMO) {
+        logger.warn(
+          { users: ['alice@example.com', 'bob@example.com', 'admin@example.com'], password: config.DEMO_PASSWORD },
+          `demo users sign in with the password "${config.DEMO_PASSWORD}" — change it (DEMO_PASSWORD, or each user's settings page) before real use`,
+        );
+      }
+
+      const metrics = createMetrics(() => store.poolStats(), store.engine);
+      const http = await createWebServer({ config, store, crm, users, sessions, throttle, phones, metrics, logger });
+      await http.listen({ host: config.HOST, port: config.PORT });
+      const ringside = new Ringside(config, logger, store, crm, users, sessions, phones, metrics, http, seeded, [
+        setInterval(() => void sessions.prune().catch((err: unknown) => logger.warn({ err }, 'session prune failed')), 3_600_000).unref(),
+      ]);
+      if (!config.tls && !isLoopbackHost(config.HOST)) {
+        logger.warn(
+          `listening on ${config.HOST} without TLS: browsers allow microphones only on localhost or HTTPS, and passwords cross the network in clear. Set TLS_CERT and TLS_KEY, or put Ringside behind an HTTPS proxy.`,
+        );
+      }
+      logger.info({ url: ringside.url, publicUrl: config.publicUrl }, `Ringside is running at ${ringside.url}`);
+      return ringside;
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    await this.http.close();
+    await this.store.close();
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The one `Database` interface that types every table (Kysely). Both engines store the same
+ * shapes: ids are text (random UUIDs, safe to show and to merge across nodes), times are ISO-8601
+ * UTC text (sortable, identical on SQLite and PostgreSQL), booleans are 0/1 integers.
+ */
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  name: string;
+  role: 'admin' | 'user';
+  password_hash: string;
+  extension: string | null;
+  sip_username: string;
+  /** Password of the user's SIP devices (desk phone, softphone); the user can read it on the settings page. */
+  sip_password: string;
+  time_zone: string;
+  disabled: number;
+  version: Generated<number>;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SessionsTable {
+  /** SHA-256 of the cookie token: a stolen database does not yield live sessions. */
+  id: string;
+  user_id: string;
+  csrf_token: string;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+  ip: string | null;
+  user_agent: string | null;
+  revoked_at: string | null;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface AccountsTable {
+  id: string;
+  name: string;
+  website: string | null;
+  industry: string | null;
+  phone: string | null;
+  city: string | null;
+  country: string | null;
+  owner_id: string | null;
+  version: Generated<number>;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ContactsTable {
+  id: string;
+  account_id: string | null;
+  first_name: string;
+  last_name: string;
+  title: string | null;
+  email: string | null;
+  phone_work: string | null;
+  phone_mobile: string | null;
+  phone_home: string | null;
+  phone_other: string | null;
+  owner_id: string | null;
+  version: Generated<number>;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface LeadsTable {
+  id: string;
+  first_name: string;
+  last_name: string;
+  company: string | null;
+  title: string | null;
+  email: string | null;
+  phone: string | null;
+  mobile: string | null;
+  status: 'new' | 'working' | 'qualified' | 'unqualified';
+  owner_id: string | null;
+  version: Generated<number>;
+  created_at: string;
+  updated_at: string;
+}
+
+export type RecordType = 'contact' | 'lead' | 'account';
+
+export interface ActivitiesTable {
+  id: string;
+  kind: 'call' | 'meeting' | 'note';
+  record_type: RecordType | null;
+  record_id: string | null;
+  user_id: string | null;
+  subject: string;
+  body: string | null;
+  occurred_at: string;
+  ends_at: string | null;
+  duration_s: number | null;
+  direction: 'inbound' | 'outbound' | null;
+  disposition: string | null;
+  /** Set by producers that may deliver twice (the call pipeline): a second insert with the same key is a no-op. */
+  idempotency_key: string | null;
+  /** Extra fields as JSON text (numbers as shown, device, quality ...). */
+  details: string | null;
+  created_at: string;
+}
+
+/**
+ * Phone index: one row per phone field of a CRM record, written in the same transaction as the
+ * record. `e164` is null when the raw text is not a valid number; `tail` (the last N digits) is the
+ * fallback key for numbers written without their country code.
+ */
+export interface PhoneIndexTable {
+  record_type: RecordType;
+  record_id: string;
+  field: string;
+  raw: string;
+  e164: string | null;
+  tail: string | null;
+}
+
+export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+  settings: SettingsTable;
+  accounts: AccountsTable;
+  contacts: ContactsTable;
+  leads: LeadsTable;
+  activities: ActivitiesTable;
+  phone_index: PhoneIndexTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type Session = Selectable<SessionsTable>;
+export type Account = Selectable<AccountsTable>;
+export type Contact = Selectable<ContactsTable>;
+export type Lead = Selectable<LeadsTable>;
+export type Activity = Selectable<ActivitiesTable>;
+export type PhoneIndexRow = Selectable<PhoneIndexTable>;
+export type ContactUpdate = Updateable<ContactsTable>;

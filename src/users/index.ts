@@ -1,0 +1,7 @@
+/** Users of Ringside: directory, passwords, web sessions and login throttling. */
+export { UserDirectory } from './directory.ts';
+export { SessionStore, hashToken, type ActiveSession, type SessionOptions } from './sessions.ts';
+export { LoginThrottle, type ThrottleVerdict } from './login-throttle.ts';
+export { hashPassword, verifyPassword } from './passwords.ts';
+export * as userSchemas from './schemas.ts';
+export type { UserView, UserInput, Role } from './schemas.ts';

@@ -1,0 +1,70 @@
+/**
+ * Login rate limits: failed attempts per account, and attempts per client address, in a sliding
+ * window. Kept in memory: a node that restarts forgets, which errs towards letting a user in, and
+ * an attacker spreading attempts over nodes still meets each node's limit.
+ */
+export interface LoginThrottleOptions {
+  maxFailuresPerAccount: number;
+  maxAttemptsPerIp: number;
+  windowMinutes: number;
+  clock?: () => number;
+}
+
+export type ThrottleVerdict = { allowed: true } | { allowed: false; reason: 'account' | 'ip'; retryAfterS: number };
+
+export class LoginThrottle {
+  private readonly failures = new Map<string, number[]>();
+  private readonly attempts = new Map<string, number[]>();
+  private readonly clock: () => number;
+
+  constructor(private readonly options: LoginThrottleOptions) {
+    this.clock = options.clock ?? Date.now;
+  }
+
+  check(account: string, ip: string): ThrottleVerdict {
+    const now = this.clock();
+    const byIp = this.recent(this.attempts, ip, now);
+    if (byIp.length >= this.options.maxAttemptsPerIp) return { allowed: false, reason: 'ip', retryAfterS: this.retryAfter(byIp, now) };
+    const byAccount = this.recent(this.failures, account.toLowerCase(), now);
+    if (byAccount.length >= this.options.maxFailuresPerAccount) {
+      return { allowed: false, reason: 'account', retryAfterS: this.retryAfter(byAccount, now) };
+    }
+    return { allowed: true };
+  }
+
+  /** Every attempt counts against the address. */
+  attempted(ip: string): void {
+    this.push(this.attempts, ip);
+  }
+
+  failed(account: string): void {
+    this.push(this.failures, account.toLowerCase());
+  }
+
+  succeeded(account: string): void {
+    this.failures.delete(account.toLowerCase());
+  }
+
+  private push(map: Map<string, number[]>, key: string): void {
+    const now = this.clock();
+    const list = this.recent(map, key, now);
+    list.push(now);
+    map.set(key, list);
+    if (map.size > 100_000) this.sweep(map, now);
+  }
+
+  private recent(map: Map<string, number[]>, key: string, now: number): number[] {
+    const windowMs = this.options.windowMinutes * 60_000;
+    const list = (map.get(key) ?? []).filter((t) => now - t < windowMs);
+    if (list.length === 0) map.delete(key);
+    return list;
+  }
+
+  private retryAfter(list: number[], now: number): number {
+    return Math.max(1, Math.ceil((list[0]! + this.options.windowMinutes * 60_000 - now) / 1000));
+  }
+
+  private sweep(map: Map<string, number[]>, now: number): void {
+    for (const key of [...map.keys()]) this.recent(map, key, now);
+  }
+}

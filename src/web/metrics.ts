@@ -1,0 +1,44 @@
+/**
+ * Prometheus metrics (prom-client): process defaults, HTTP latency by route, database pool.
+ * One registry per Ringside instance, so tests running several servers in a process don't mix.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PoolStats } from '../store/index.ts';
+
+export function createMetrics(poolStats: () => PoolStats, engine: string): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'ringside_' });
+  new Gauge({
+    name: 'ringside_db_pool_connections',
+    help: 'Database connections of this node by state (SQLite: one embedded connection)',
+    labelNames: ['state', 'engine'],
+    registers: [registry],
+    collect() {
+      const s = poolStats();
+      this.set({ state: 'total', engine }, s.total);
+      this.set({ state: 'idle', engine }, s.idle);
+      this.set({ state: 'waiting', engine }, s.waiting);
+    },
+  });
+  return registry;
+}
+
+export function registerHttpMetrics(app: FastifyInstance, registry: Registry): void {
+  const histogram = new Histogram({
+    name: 'ringside_http_request_duration_seconds',
+    help: 'HTTP request latency by method, route and status',
+    labelNames: ['method', 'route', 'status_code'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    // The route pattern, not the URL: ids must not explode the label set.
+    const route = request.routeOptions.url ?? 'unmatched';
+    histogram.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+  app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) => {
+    reply.type(registry.contentType);
+    return registry.metrics();
+  });
+}

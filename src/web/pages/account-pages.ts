@@ -1,0 +1,188 @@
+/** Sign in and out, the user's settings, and the admin's user management. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../../shared/errors.ts';
+import { userSchemas } from '../../users/index.ts';
+import {
+  LOGIN_CSRF_COOKIE,
+  clearSessionCookie,
+  loginCsrfToken,
+  requireAdmin,
+  requireUser,
+  safeEqual,
+  setSessionCookie,
+  checkOrigin,
+  type AuthOptions,
+} from '../auth.ts';
+import { html } from '../html.ts';
+import type { WebDeps } from '../index.ts';
+import { signIn } from '../sign-in.ts';
+import { formValidator, type FieldError } from '../validation.ts';
+import { document, field, formErrorBanner, formatDateTime, layout } from './layout.ts';
+import { context } from './records.ts';
+
+/** Only our own paths: never an absolute URL (open redirect) or `//host`. */
+function safeNext(next: unknown): string {
+  return typeof next === 'string' && /^\/(?![/\\])[^\s]*$/.test(next) && !next.startsWith('/login') ? next : '/contacts';
+}
+
+function loginPage(opts: { csrf: string; next: string; email?: string; error?: string; notice?: string; demo: boolean }) {
+  return document(
+    'Sign in',
+    html`<main id="main" class="login">
+      <div class="login-card card">
+        <p class="brand"><span aria-hidden="true">📞</span> Ringside</p>
+        <h1>Sign in</h1>
+        ${opts.notice ? html`<p class="banner banner-info" role="status">${opts.notice}</p>` : ''}
+        ${opts.error ? html`<p class="banner banner-error" role="alert">${opts.error}</p>` : ''}
+        <form method="post" action="/login">
+          <input type="hidden" name="_csrf" value="${opts.csrf}">
+          <input type="hidden" name="next" value="${opts.next}">
+          <div class="field"><label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required autofocus value="${opts.email ?? ''}"></div>
+          <div class="field"><label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required></div>
+          <button type="submit" class="primary wide">Sign in</button>
+        </form>
+        ${opts.demo ? html`<p class="muted small">Demo: alice@example.com, bob@example.com or admin@example.com with the demo password.</p>` : ''}
+      </div>
+    </main>`,
+    { bodyClass: 'login-body' },
+  );
+}
+
+export async function accountPages(app: FastifyInstance, deps: WebDeps, authOptions: AuthOptions): Promise<void> {
+  const secure = deps.config.tls;
+  const demo = deps.config.SEED_DEMO;
+
+  app.get('/', async (request, reply) => reply.redirect(request.auth ? '/contacts' : '/login', 303));
+
+  app.get('/login', async (request, reply) => {
+    const q = request.query as Record<string, string | undefined>;
+    if (request.auth) return reply.redirect(safeNext(q.next), 303);
+    const csrf = loginCsrfToken(request, reply, secure);
+    const notice = q.signed_out ? 'You are signed out.' : undefined;
+    return reply.type('text/html; charset=utf-8').send(loginPage({ csrf, next: safeNext(q.next), demo, ...(notice ? { notice } : {}) }).value);
+  });
+
+  app.post('/login', { config: { csrf: false } }, async (request, reply) => {
+    const b = (request.body ?? {}) as Record<string, unknown>;
+    const email = typeof b.email === 'string' ? b.email.slice(0, 254) : '';
+    const password = typeof b.password === 'string' ? b.password.slice(0, 200) : '';
+    const next = safeNext(b.next);
+    const cookieToken = request.cookies[LOGIN_CSRF_COOKIE];
+    const again = (status: number, error: string) => {
+      const csrf = loginCsrfToken(request, reply, secure);
+      return reply.code(status).type('text/html; charset=utf-8').send(loginPage({ csrf, next, email, error, demo }).value);
+    };
+    checkOrigin(request);
+    if (!cookieToken || typeof b._csrf !== 'string' || !safeEqual(b._csrf, cookieToken)) {
+      return again(403, 'Your sign-in form expired. Please try again.');
+    }
+    try {
+      const { token } = await signIn(deps, request, email, password);
+      setSessionCookie(reply, token, authOptions);
+      reply.clearCookie(LOGIN_CSRF_COOKIE, { path: '/' });
+      return reply.redirect(next, 303);
+    } catch (err) {
+      if (err instanceof AppError && (err.status === 401 || err.status === 429)) {
+        if (err.status === 429) reply.header('retry-after', String(err.extra?.retry_after_s ?? 60));
+        return again(err.status, err.message);
+      }
+      throw err;
+    }
+  });
+
+  app.post('/logout', async (request, reply) => {
+    if (request.auth) await deps.sessions.revoke(request.auth.session.id);
+    clearSessionCookie(reply, authOptions);
+    return reply.redirect('/login?signed_out=1', 303);
+  });
+
+  // ------------------------------------------------------------------ settings
+  const validatePassword = formValidator(userSchemas.PasswordChange);
+  const settingsPage = (request: FastifyRequest, reply: FastifyReply, opts: { error?: FieldError; notice?: string; status?: number } = {}) => {
+    const ctx = context(request);
+    const u = ctx.user;
+    const body = html`<h1>Your settings</h1>
+      ${opts.notice ? html`<p class="banner banner-info" role="status">${opts.notice}</p>` : ''}
+      <section class="card"><h2>Profile</h2>
+        <dl class="details">
+          <dt>Name</dt><dd>${u.name}</dd><dt>Email</dt><dd>${u.email}</dd>
+          <dt>Extension</dt><dd>${u.extension ?? html`<span class="muted">none</span>`}</dd>
+          <dt>SIP username</dt><dd><code>${u.sip_username}</code></dd>
+          <dt>Time zone</dt><dd>${u.time_zone}</dd>
+        </dl>
+      </section>
+      <section class="card"><h2>Change password</h2>
+        ${formErrorBanner(opts.error, ['current_password', 'new_password'])}
+        <form method="post" action="/settings/password" class="narrow-form">
+          <input type="hidden" name="_csrf" value="${ctx.csrf}">
+          ${field({ name: 'current_password', label: 'Current password', type: 'password', required: true, autocomplete: 'current-password' }, {}, opts.error)}
+          ${field({ name: 'new_password', label: 'New password', type: 'password', required: true, autocomplete: 'new-password', hint: 'At least 10 characters' }, {}, opts.error)}
+          <button type="submit" class="primary">Change password</button>
+        </form>
+      </section>`;
+    return reply.code(opts.status ?? 200).type('text/html; charset=utf-8').send(layout(ctx, 'Settings', body).value);
+  };
+
+  app.get('/settings', { preHandler: requireUser }, async (request, reply) => settingsPage(request, reply));
+  app.post('/settings/password', { preHandler: requireUser }, async (request, reply) => {
+    const b = (request.body ?? {}) as Record<string, unknown>;
+    const input = { current_password: String(b.current_password ?? ''), new_password: String(b.new_password ?? '') };
+    const checked = validatePassword(input);
+    if (!checked.ok) return settingsPage(request, reply, { error: checked.error, status: 400 });
+    try {
+      await deps.users.changePassword(request.auth!.user.id, input.current_password, input.new_password);
+    } catch (err) {
+      if (err instanceof AppError && err.field) return settingsPage(request, reply, { error: { field: err.field, message: err.message }, status: 400 });
+      throw err;
+    }
+    return settingsPage(request, reply, { notice: 'Your password has been changed.' });
+  });
+
+  // ------------------------------------------------------------------ admin: users
+  const validateUser = formValidator(userSchemas.UserInput);
+  const usersPage = async (request: FastifyRequest, reply: FastifyReply, opts: { values?: Record<string, unknown>; error?: FieldError; notice?: string; status?: number } = {}) => {
+    const ctx = context(request);
+    const all = await deps.users.list();
+    const values = opts.values ?? { role: 'user' };
+    const body = html`<h1>Users</h1>
+      ${opts.notice ? html`<p class="banner banner-info" role="status">${opts.notice}</p>` : ''}
+      <table class="records"><thead><tr><th scope="col">Name</th><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Extension</th><th scope="col">SIP username</th><th scope="col">Since</th></tr></thead>
+      <tbody>${all.map((u) => html`<tr><td>${u.name}</td><td>${u.email}</td><td>${u.role}</td><td>${u.extension ?? '—'}</td><td><code>${u.sip_username}</code></td><td>${formatDateTime(u.created_at, ctx.user.time_zone)}</td></tr>`)}</tbody></table>
+      <section class="card"><h2>Add user</h2>
+        ${formErrorBanner(opts.error, ['name', 'email', 'role', 'extension', 'password', 'time_zone'])}
+        <form method="post" action="/admin/users" novalidate>
+          <input type="hidden" name="_csrf" value="${ctx.csrf}">
+          <div class="form-grid">
+            ${field({ name: 'name', label: 'Name', required: true }, values, opts.error)}
+            ${field({ name: 'email', label: 'Email', type: 'email', required: true }, values, opts.error)}
+            ${field({ name: 'role', label: 'Role', type: 'select', options: [{ value: 'user', label: 'User' }, { value: 'admin', label: 'Administrator' }] }, values, opts.error)}
+            ${field({ name: 'extension', label: 'Extension', hint: '2 to 8 digits, optional' }, values, opts.error)}
+            ${field({ name: 'password', label: 'Initial password', type: 'password', required: true, autocomplete: 'new-password', hint: 'At least 10 characters' }, {}, opts.error)}
+            ${field({ name: 'time_zone', label: 'Time zone', hint: 'e.g. Europe/Berlin' }, values, opts.error)}
+          </div>
+          <button type="submit" class="primary">Add user</button>
+        </form>
+      </section>`;
+    return reply.code(opts.status ?? 200).type('text/html; charset=utf-8').send(layout(ctx, 'Users', body).value);
+  };
+
+  app.get('/admin/users', { preHandler: requireAdmin }, async (request, reply) => usersPage(request, reply));
+  app.post('/admin/users', { preHandler: requireAdmin }, async (request, reply) => {
+    const b = (request.body ?? {}) as Record<string, unknown>;
+    const text = (k: string) => (typeof b[k] === 'string' ? (b[k] as string) : '');
+    const input: Record<string, unknown> = { name: text('name'), email: text('email').trim(), role: text('role') || 'user', password: text('password') };
+    if (text('extension').trim()) input.extension = text('extension').trim();
+    const tz = text('time_zone').trim();
+    if (tz) input.time_zone = tz;
+    const values = { ...input, password: '' };
+    const checked = validateUser(input);
+    if (!checked.ok) return usersPage(request, reply, { values, error: checked.error, status: 400 });
+    try {
+      const created = await deps.users.create(checked.value);
+      return usersPage(request, reply, { notice: `${created.name} can now sign in as ${created.email}.` });
+    } catch (err) {
+      if (err instanceof AppError && err.field) return usersPage(request, reply, { values, error: { field: err.field, message: err.message }, status: err.status });
+      throw err;
+    }
+  });
+}

@@ -1,0 +1,24 @@
+/** The server-rendered pages: sign-in, settings, admin, and the built-in CRM. */
+import type { FastifyInstance } from 'fastify';
+import type { AuthOptions } from '../auth.ts';
+import type { WebDeps } from '../index.ts';
+import { accountPages } from './account-pages.ts';
+import { recordPages } from './records.ts';
+
+export async function pageRoutes(app: FastifyInstance, opts: { deps: WebDeps; authOptions: AuthOptions }): Promise<void> {
+  // Pages are never cached by shared caches and never framed by other sites.
+  app.addHook('onSend', async (request, reply) => {
+    if (String(reply.getHeader('content-type') ?? '').startsWith('text/html')) {
+      reply.header('cache-control', 'no-store');
+      reply.header('x-frame-options', 'SAMEORIGIN');
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('referrer-policy', 'same-origin');
+      reply.header(
+        'content-security-policy',
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self' ws: wss:; media-src 'self' blob:; frame-ancestors 'self'",
+      );
+    }
+  });
+  await accountPages(app, opts.deps, opts.authOptions);
+  await recordPages(app, opts.deps);
+}

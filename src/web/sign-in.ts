@@ -1,0 +1,48 @@
+/**
+ * Password sign-in, shared by the login page and `POST /api/v1/session`: rate limits first (per
+ * address, per account), one message for every wrong-credentials case so nobody learns which
+ * accounts exist, then a new session.
+ */
+import type { FastifyRequest } from 'fastify';
+import { AppError } from '../shared/errors.ts';
+import type { User } from '../store/index.ts';
+import type { LoginThrottle, SessionStore, UserDirectory } from '../users/index.ts';
+
+export interface SignInDeps {
+  users: UserDirectory;
+  sessions: SessionStore;
+  throttle: LoginThrottle;
+}
+
+export const WRONG_CREDENTIALS = 'The email or password is not right.';
+
+export async function signIn(
+  deps: SignInDeps,
+  request: FastifyRequest,
+  email: string,
+  password: string,
+): Promise<{ token: string; user: User; csrf: string }> {
+  const account = email.trim().toLowerCase();
+  const verdict = deps.throttle.check(account, request.ip);
+  if (!verdict.allowed) {
+    const minutes = Math.ceil(verdict.retryAfterS / 60);
+    const wait = minutes <= 1 ? 'a minute' : `${minutes} minutes`;
+    const message =
+      verdict.reason === 'account'
+        ? `Too many failed sign-in attempts for this account. Try again in ${wait}.`
+        : `Too many sign-in attempts from your network. Try again in ${wait}.`;
+    throw new AppError(429, 'too_many_attempts', message, undefined, { retry_after_s: verdict.retryAfterS });
+  }
+  deps.throttle.attempted(request.ip);
+  const user = account && password ? await deps.users.authenticate(account, password) : undefined;
+  if (!user) {
+    deps.throttle.failed(account);
+    request.log.info({ event: 'login_failed', ip: request.ip }, 'sign-in failed');
+    throw new AppError(401, 'wrong_credentials', WRONG_CREDENTIALS);
+  }
+  deps.throttle.succeeded(account);
+  const ua = request.headers['user-agent'];
+  const { token, session } = await deps.sessions.create(user.id, { ip: request.ip, ...(ua ? { userAgent: ua } : {}) });
+  request.log.info({ event: 'login', userId: user.id }, 'signed in');
+  return { token, user, csrf: session.csrf_token };
+}
