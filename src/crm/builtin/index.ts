@@ -177,23 +177,10 @@ export class BuiltinCrm implements CrmPort {
   }
 
   async updateContact(id: string, patch: ContactPatch): Promise<Contact> {
-    const { version, ...changes } = patch;
-    await this.db.transaction().execute(async (trx) => {
-      const current = await trx.selectFrom('contacts').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!current) throw new NotFoundError('Contact');
-      if (changes.account_id !== undefined) await this.checkAccount(trx, changes.account_id);
-      const values = cleanPatch(changes);
-      const result = await trx
-        .updateTable('contacts')
-        .set({ ...values, version: sql`version + 1`, updated_at: nowIso(this.clock) })
-        .where('id', '=', id)
-        .where('version', '=', version)
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 0) throw await this.conflict('contact', id);
-      await this.indexPhones(trx, 'contact', id, { ...current, ...values }, CONTACT_PHONES);
-    });
+    await this.updateRecord('contacts', 'contact', id, patch, CONTACT_PHONES, 'Contact');
     return this.getContact(id);
   }
+
 
   async deleteContact(id: string): Promise<void> {
     await this.deleteRecord('contacts', 'contact', id, 'Contact');
@@ -243,22 +230,10 @@ export class BuiltinCrm implements CrmPort {
   }
 
   async updateAccount(id: string, patch: AccountPatch): Promise<Account> {
-    const { version, ...changes } = patch;
-    await this.db.transaction().execute(async (trx) => {
-      const current = await trx.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!current) throw new NotFoundError('Account');
-      const values = cleanPatch(changes);
-      const result = await trx
-        .updateTable('accounts')
-        .set({ ...values, version: sql`version + 1`, updated_at: nowIso(this.clock) })
-        .where('id', '=', id)
-        .where('version', '=', version)
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 0) throw await this.conflict('account', id);
-      await this.indexPhones(trx, 'account', id, { ...current, ...values }, ACCOUNT_PHONES);
-    });
+    await this.updateRecord('accounts', 'account', id, patch, ACCOUNT_PHONES, 'Account');
     return this.getAccount(id);
   }
+
 
   async deleteAccount(id: string): Promise<void> {
     await this.deleteRecord('accounts', 'account', id, 'Account');
@@ -315,22 +290,10 @@ export class BuiltinCrm implements CrmPort {
   }
 
   async updateLead(id: string, patch: LeadPatch): Promise<Lead> {
-    const { version, ...changes } = patch;
-    await this.db.transaction().execute(async (trx) => {
-      const current = await trx.selectFrom('leads').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!current) throw new NotFoundError('Lead');
-      const values = cleanPatch(changes);
-      const result = await trx
-        .updateTable('leads')
-        .set({ ...values, version: sql`version + 1`, updated_at: nowIso(this.clock) })
-        .where('id', '=', id)
-        .where('version', '=', version)
-        .executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 0) throw await this.conflict('lead', id);
-      await this.indexPhones(trx, 'lead', id, { ...current, ...values }, LEAD_PHONES);
-    });
+    await this.updateRecord('leads', 'lead', id, patch, LEAD_PHONES, 'Lead');
     return this.getLead(id);
   }
+
 
   async deleteLead(id: string): Promise<void> {
     await this.deleteRecord('leads', 'lead', id, 'Lead');
@@ -481,6 +444,38 @@ export class BuiltinCrm implements CrmPort {
       out.push({ field, raw, e164: n.e164, display: n.display, ext: n.ext });
     }
     return out;
+  }
+
+  /**
+   * Optimistic update: only the version the caller edited is changed. The conflict is raised after
+   * the transaction, because reading the current record inside it would wait on itself (SQLite has
+   * one connection).
+   */
+  private async updateRecord(
+    table: 'contacts' | 'accounts' | 'leads',
+    type: RecordType,
+    id: string,
+    patch: { version: number } & Record<string, unknown>,
+    phoneFields: Record<string, string>,
+    what: string,
+  ): Promise<void> {
+    const { version, ...changes } = patch;
+    const outcome = await this.db.transaction().execute(async (trx) => {
+      const current = await trx.selectFrom(table).selectAll().where('id', '=', id).executeTakeFirst();
+      if (!current) throw new NotFoundError(what);
+      if (table === 'contacts' && changes.account_id !== undefined) await this.checkAccount(trx, changes.account_id as string | null);
+      const values = cleanPatch(changes);
+      const result = await trx
+        .updateTable(table)
+        .set({ ...values, version: sql`version + 1`, updated_at: nowIso(this.clock) } as never)
+        .where('id', '=', id)
+        .where('version', '=', version)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) return 'conflict' as const;
+      await this.indexPhones(trx, type, id, { ...current, ...values }, phoneFields);
+      return 'updated' as const;
+    });
+    if (outcome === 'conflict') throw await this.conflict(type, id);
   }
 
   private async checkAccount(trx: Trx, accountId: string | null | undefined): Promise<void> {
