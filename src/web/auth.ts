@@ -32,8 +32,9 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     request.auth = token ? ((await options.sessions.resolve(token)) ?? null) : null;
   });
 
-  // After the body is parsed, so a form's `_csrf` field can be read.
-  app.addHook('preHandler', async (request) => {
+  // After the body is parsed (a form's `_csrf` field), before schema validation: a forged request
+  // learns nothing from validation errors.
+  app.addHook('preValidation', async (request) => {
     if (!UNSAFE.has(request.method) || !request.auth) return;
     if (request.routeOptions.config?.csrf === false) return;
     checkOrigin(request);
@@ -101,7 +102,7 @@ export function isApiRequest(request: FastifyRequest): boolean {
   return request.url.startsWith('/api/');
 }
 
-/** preHandler: a signed-in user, else 401 (API) or the login page (pages). */
+/** Route guard (preValidation): a signed-in user, else 401 (API) or the login page (pages). */
 export async function requireUser(request: FastifyRequest, reply: FastifyReply): Promise<void> {
   if (request.auth) return;
   if (isApiRequest(request)) throw new AppError(401, 'unauthenticated', 'Sign in first');

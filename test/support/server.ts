@@ -71,7 +71,7 @@ export class HttpClient {
       body = new URLSearchParams(init.form).toString();
     }
     if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-    if (this.csrf && method !== 'GET' && !headers['x-csrf-token']) headers['x-csrf-token'] = this.csrf;
+    if (this.csrf && method !== 'GET' && !('x-csrf-token' in headers)) headers['x-csrf-token'] = this.csrf;
     const res = await fetch(this.baseUrl + path, { method, headers, body, redirect: 'manual' });
     for (const c of res.headers.getSetCookie()) {
       const [pair] = c.split(';');

@@ -41,6 +41,10 @@ const SessionView = Type.Object({ user: userSchemas.UserView, csrf_token: Type.S
 export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: AuthOptions }> = async (app, { deps, authOptions }) => {
   const { crm, users } = deps;
 
+  // The API speaks JSON only: a form or text/plain body (what a cross-site form can send) gets 415.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+
   // ------------------------------------------------------------------ session
   app.post(
     '/session',
@@ -63,13 +67,13 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
 
   app.get(
     '/session',
-    { preHandler: requireUser, schema: { tags: ['session'], summary: 'The signed-in user and the CSRF token', response: ok(SessionView) } },
+    { preValidation: requireUser, schema: { tags: ['session'], summary: 'The signed-in user and the CSRF token', response: ok(SessionView) } },
     async (request) => ({ user: users.view(request.auth!.user), csrf_token: request.auth!.session.csrf_token }),
   );
 
   app.delete(
     '/session',
-    { preHandler: requireUser, schema: { tags: ['session'], summary: 'Sign out', response: { 204: Type.Null(), ...errors } } },
+    { preValidation: requireUser, schema: { tags: ['session'], summary: 'Sign out', response: { 204: Type.Null(), ...errors } } },
     async (request, reply) => {
       await deps.sessions.revoke(request.auth!.session.id);
       clearSessionCookie(reply, authOptions);
@@ -80,19 +84,19 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
   // ------------------------------------------------------------------ users
   app.get(
     '/users',
-    { preHandler: requireUser, schema: { tags: ['users'], summary: 'All users', response: ok(Type.Object({ data: Type.Array(userSchemas.UserView) })) } },
+    { preValidation: requireUser, schema: { tags: ['users'], summary: 'All users', response: ok(Type.Object({ data: Type.Array(userSchemas.UserView) })) } },
     async () => ({ data: await users.list() }),
   );
 
   app.post(
     '/users',
-    { preHandler: requireAdmin, schema: { tags: ['users'], summary: 'Add a user (admin)', body: userSchemas.UserInput, response: created(userSchemas.UserView) } },
+    { preValidation: requireAdmin, schema: { tags: ['users'], summary: 'Add a user (admin)', body: userSchemas.UserInput, response: created(userSchemas.UserView) } },
     async (request, reply) => reply.code(201).send(await users.create(request.body)),
   );
 
   app.get(
     '/users/me',
-    { preHandler: requireUser, schema: { tags: ['users'], summary: 'The signed-in user', response: ok(userSchemas.UserView) } },
+    { preValidation: requireUser, schema: { tags: ['users'], summary: 'The signed-in user', response: ok(userSchemas.UserView) } },
     async (request) => users.view(request.auth!.user),
   );
 
@@ -100,7 +104,7 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
   app.get(
     '/contacts',
     {
-      preHandler: requireUser,
+      preValidation: requireUser,
       schema: {
         tags: ['contacts'],
         summary: 'List or search contacts (name, company, email, or a phone number in any format)',
@@ -115,18 +119,18 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
   );
   app.post(
     '/contacts',
-    { preHandler: requireUser, schema: { tags: ['contacts'], summary: 'Create a contact', body: schemas.ContactInput, response: created(schemas.Contact) } },
+    { preValidation: requireUser, schema: { tags: ['contacts'], summary: 'Create a contact', body: schemas.ContactInput, response: created(schemas.Contact) } },
     async (request, reply) => reply.code(201).send(await crm.createContactRecord(request.body, request.auth!.user.id)),
   );
   app.get(
     '/contacts/:id',
-    { preHandler: requireUser, schema: { tags: ['contacts'], summary: 'One contact', params: IdParams, response: ok(schemas.Contact) } },
+    { preValidation: requireUser, schema: { tags: ['contacts'], summary: 'One contact', params: IdParams, response: ok(schemas.Contact) } },
     async (request) => crm.getContact(request.params.id),
   );
   app.patch(
     '/contacts/:id',
     {
-      preHandler: requireUser,
+      preValidation: requireUser,
       schema: {
         tags: ['contacts'],
         summary: 'Change a contact. Send the `version` you read: a stale one gets 409 with the current record.',
@@ -139,7 +143,7 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
   );
   app.delete(
     '/contacts/:id',
-    { preHandler: requireUser, schema: { tags: ['contacts'], summary: 'Delete a contact', params: IdParams, response: { 204: Type.Null(), ...errors } } },
+    { preValidation: requireUser, schema: { tags: ['contacts'], summary: 'Delete a contact', params: IdParams, response: { 204: Type.Null(), ...errors } } },
     async (request, reply) => {
       await crm.deleteContact(request.params.id);
       return reply.code(204).send(null);
@@ -148,27 +152,27 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
 
   app.get(
     '/accounts',
-    { preHandler: requireUser, schema: { tags: ['accounts'], summary: 'List or search accounts', querystring: schemas.ListQuery, response: ok(schemas.Page(schemas.Account)) } },
+    { preValidation: requireUser, schema: { tags: ['accounts'], summary: 'List or search accounts', querystring: schemas.ListQuery, response: ok(schemas.Page(schemas.Account)) } },
     async (request) => crm.listAccounts(request.query),
   );
   app.post(
     '/accounts',
-    { preHandler: requireUser, schema: { tags: ['accounts'], summary: 'Create an account', body: schemas.AccountInput, response: created(schemas.Account) } },
+    { preValidation: requireUser, schema: { tags: ['accounts'], summary: 'Create an account', body: schemas.AccountInput, response: created(schemas.Account) } },
     async (request, reply) => reply.code(201).send(await crm.createAccount(request.body, request.auth!.user.id)),
   );
   app.get(
     '/accounts/:id',
-    { preHandler: requireUser, schema: { tags: ['accounts'], summary: 'One account', params: IdParams, response: ok(schemas.Account) } },
+    { preValidation: requireUser, schema: { tags: ['accounts'], summary: 'One account', params: IdParams, response: ok(schemas.Account) } },
     async (request) => crm.getAccount(request.params.id),
   );
   app.patch(
     '/accounts/:id',
-    { preHandler: requireUser, schema: { tags: ['accounts'], summary: 'Change an account (send `version`)', params: IdParams, body: schemas.AccountPatch, response: ok(schemas.Account) } },
+    { preValidation: requireUser, schema: { tags: ['accounts'], summary: 'Change an account (send `version`)', params: IdParams, body: schemas.AccountPatch, response: ok(schemas.Account) } },
     async (request) => crm.updateAccount(request.params.id, request.body),
   );
   app.delete(
     '/accounts/:id',
-    { preHandler: requireUser, schema: { tags: ['accounts'], summary: 'Delete an account (its contacts stay, without account)', params: IdParams, response: { 204: Type.Null(), ...errors } } },
+    { preValidation: requireUser, schema: { tags: ['accounts'], summary: 'Delete an account (its contacts stay, without account)', params: IdParams, response: { 204: Type.Null(), ...errors } } },
     async (request, reply) => {
       await crm.deleteAccount(request.params.id);
       return reply.code(204).send(null);
@@ -177,27 +181,27 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
 
   app.get(
     '/leads',
-    { preHandler: requireUser, schema: { tags: ['leads'], summary: 'List or search leads', querystring: schemas.ListQuery, response: ok(schemas.Page(schemas.Lead)) } },
+    { preValidation: requireUser, schema: { tags: ['leads'], summary: 'List or search leads', querystring: schemas.ListQuery, response: ok(schemas.Page(schemas.Lead)) } },
     async (request) => crm.listLeads(request.query),
   );
   app.post(
     '/leads',
-    { preHandler: requireUser, schema: { tags: ['leads'], summary: 'Create a lead', body: schemas.LeadInput, response: created(schemas.Lead) } },
+    { preValidation: requireUser, schema: { tags: ['leads'], summary: 'Create a lead', body: schemas.LeadInput, response: created(schemas.Lead) } },
     async (request, reply) => reply.code(201).send(await crm.createLead(request.body, request.auth!.user.id)),
   );
   app.get(
     '/leads/:id',
-    { preHandler: requireUser, schema: { tags: ['leads'], summary: 'One lead', params: IdParams, response: ok(schemas.Lead) } },
+    { preValidation: requireUser, schema: { tags: ['leads'], summary: 'One lead', params: IdParams, response: ok(schemas.Lead) } },
     async (request) => crm.getLead(request.params.id),
   );
   app.patch(
     '/leads/:id',
-    { preHandler: requireUser, schema: { tags: ['leads'], summary: 'Change a lead (send `version`)', params: IdParams, body: schemas.LeadPatch, response: ok(schemas.Lead) } },
+    { preValidation: requireUser, schema: { tags: ['leads'], summary: 'Change a lead (send `version`)', params: IdParams, body: schemas.LeadPatch, response: ok(schemas.Lead) } },
     async (request) => crm.updateLead(request.params.id, request.body),
   );
   app.delete(
     '/leads/:id',
-    { preHandler: requireUser, schema: { tags: ['leads'], summary: 'Delete a lead', params: IdParams, response: { 204: Type.Null(), ...errors } } },
+    { preValidation: requireUser, schema: { tags: ['leads'], summary: 'Delete a lead', params: IdParams, response: { 204: Type.Null(), ...errors } } },
     async (request, reply) => {
       await crm.deleteLead(request.params.id);
       return reply.code(204).send(null);
@@ -208,7 +212,7 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
   app.get(
     '/activities',
     {
-      preHandler: requireUser,
+      preValidation: requireUser,
       schema: {
         tags: ['activities'],
         summary: "A record's timeline, newest first (an account's includes its contacts')",
@@ -231,12 +235,12 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
   );
   app.post(
     '/activities',
-    { preHandler: requireUser, schema: { tags: ['activities'], summary: 'Add a note to a record', body: schemas.NoteInput, response: created(schemas.Activity) } },
+    { preValidation: requireUser, schema: { tags: ['activities'], summary: 'Add a note to a record', body: schemas.NoteInput, response: created(schemas.Activity) } },
     async (request, reply) => reply.code(201).send(await crm.addNote(request.body, request.auth!.user.id)),
   );
   app.get(
     '/activities/:id',
-    { preHandler: requireUser, schema: { tags: ['activities'], summary: 'One activity', params: IdParams, response: ok(schemas.Activity) } },
+    { preValidation: requireUser, schema: { tags: ['activities'], summary: 'One activity', params: IdParams, response: ok(schemas.Activity) } },
     async (request) => crm.getActivity(request.params.id),
   );
 };

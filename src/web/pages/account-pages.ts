@@ -123,8 +123,8 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
     return reply.code(opts.status ?? 200).type('text/html; charset=utf-8').send(layout(ctx, 'Settings', body).value);
   };
 
-  app.get('/settings', { preHandler: requireUser }, async (request, reply) => settingsPage(request, reply));
-  app.post('/settings/password', { preHandler: requireUser }, async (request, reply) => {
+  app.get('/settings', { preValidation: requireUser }, async (request, reply) => settingsPage(request, reply));
+  app.post('/settings/password', { preValidation: requireUser }, async (request, reply) => {
     const b = (request.body ?? {}) as Record<string, unknown>;
     const input = { current_password: String(b.current_password ?? ''), new_password: String(b.new_password ?? '') };
     const checked = validatePassword(input);
@@ -166,8 +166,8 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
     return reply.code(opts.status ?? 200).type('text/html; charset=utf-8').send(layout(ctx, 'Users', body).value);
   };
 
-  app.get('/admin/users', { preHandler: requireAdmin }, async (request, reply) => usersPage(request, reply));
-  app.post('/admin/users', { preHandler: requireAdmin }, async (request, reply) => {
+  app.get('/admin/users', { preValidation: requireAdmin }, async (request, reply) => usersPage(request, reply));
+  app.post('/admin/users', { preValidation: requireAdmin }, async (request, reply) => {
     const b = (request.body ?? {}) as Record<string, unknown>;
     const text = (k: string) => (typeof b[k] === 'string' ? (b[k] as string) : '');
     const input: Record<string, unknown> = { name: text('name'), email: text('email').trim(), role: text('role') || 'user', password: text('password') };

@@ -289,7 +289,7 @@ function registerRecordPages<R extends AnyRecord>(app: FastifyInstance, deps: We
     return spec.get(deps, id);
   };
 
-  app.get(base, { preHandler: requireUser }, async (request, reply) => {
+  app.get(base, { preValidation: requireUser }, async (request, reply) => {
     const query = request.query as Record<string, string | undefined>;
     const q = typeof query.q === 'string' ? query.q.slice(0, 200) : undefined;
     const offset = Math.min(Math.max(Number.parseInt(query.offset ?? '0', 10) || 0, 0), 1_000_000);
@@ -312,14 +312,14 @@ function registerRecordPages<R extends AnyRecord>(app: FastifyInstance, deps: We
     return reply.type('text/html; charset=utf-8').send(layout(ctx, spec.plural, body).value);
   });
 
-  app.get(`${base}/new`, { preHandler: requireUser }, async (request, reply) => {
+  app.get(`${base}/new`, { preValidation: requireUser }, async (request, reply) => {
     const query = request.query as Record<string, string | undefined>;
     const values: Record<string, unknown> = spec.type === 'lead' ? { status: 'new' } : {};
     if (query.account_id && UUID.test(query.account_id)) values.account_id = query.account_id;
     return renderForm(request, reply, { values });
   });
 
-  app.post(base, { preHandler: requireUser }, async (request, reply) => {
+  app.post(base, { preValidation: requireUser }, async (request, reply) => {
     const fields = await spec.formFields(deps);
     const input = fromForm(request.body, fields, false);
     const checked = validateInput(input);
@@ -333,7 +333,7 @@ function registerRecordPages<R extends AnyRecord>(app: FastifyInstance, deps: We
     }
   });
 
-  app.get(`${base}/:id`, { preHandler: requireUser }, async (request, reply) => {
+  app.get(`${base}/:id`, { preValidation: requireUser }, async (request, reply) => {
     const record = await loadRecord((request.params as { id: string }).id);
     const ctx = context(request);
     const subtitle = spec.type === 'contact' ? [(record as unknown as Contact).title, (record as unknown as Contact).account_name].filter(Boolean).join(' at ') : '';
@@ -352,12 +352,12 @@ function registerRecordPages<R extends AnyRecord>(app: FastifyInstance, deps: We
     return reply.type('text/html; charset=utf-8').send(layout(ctx, titleOf(spec as unknown as RecordPages<AnyRecord>, record), body).value);
   });
 
-  app.get(`${base}/:id/edit`, { preHandler: requireUser }, async (request, reply) => {
+  app.get(`${base}/:id/edit`, { preValidation: requireUser }, async (request, reply) => {
     const record = await loadRecord((request.params as { id: string }).id);
     return renderForm(request, reply, { record, values: spec.values(record) });
   });
 
-  app.post(`${base}/:id`, { preHandler: requireUser }, async (request, reply) => {
+  app.post(`${base}/:id`, { preValidation: requireUser }, async (request, reply) => {
     const record = await loadRecord((request.params as { id: string }).id);
     const fields = await spec.formFields(deps);
     const patch = fromForm(request.body, fields, true);
@@ -383,7 +383,7 @@ function registerRecordPages<R extends AnyRecord>(app: FastifyInstance, deps: We
     }
   });
 
-  app.post(`${base}/:id/delete`, { preHandler: requireUser }, async (request, reply) => {
+  app.post(`${base}/:id/delete`, { preValidation: requireUser }, async (request, reply) => {
     const record = await loadRecord((request.params as { id: string }).id);
     await spec.remove(deps, record.id);
     return reply.redirect(base, 303);
@@ -396,7 +396,7 @@ export async function recordPages(app: FastifyInstance, deps: WebDeps): Promise<
   registerRecordPages(app, deps, leadPages);
 
   const validateNote = formValidator(schemas.NoteInput);
-  app.post('/notes', { preHandler: requireUser }, async (request, reply) => {
+  app.post('/notes', { preValidation: requireUser }, async (request, reply) => {
     const b = (request.body ?? {}) as Record<string, unknown>;
     const input = { record_type: b.record_type, record_id: b.record_id, subject: b.subject ?? '', body: typeof b.body === 'string' && b.body.trim() ? b.body : null };
     const checked = validateNote(input);
