@@ -142,8 +142,9 @@ export async function seedDemo(deps: { store: Store; users: UserDirectory; crm: 
     if (i % 23 === 0) phones.phone_other = INVALID[(i / 23) % INVALID.length]!;
     if (i % 31 === 0) phones.phone_home = '030 1234567';
     if (i === 1 || i === 2) phones.phone_mobile = DEMO_FIXED.sharedNumber; // two contacts, one number (a shared office line)
-    const account = accountIds[i % accountIds.length]!;
-    const domain = ACCOUNTS[i % ACCOUNTS.length]![4];
+    const accountIndex = (i * 3 + Math.floor(i / 20)) % accountIds.length; // not tied to the last name
+    const account = accountIds[accountIndex]!;
+    const domain = ACCOUNTS[accountIndex]![4];
     const email = i % 11 === 0 ? null : `${first}.${last}`.toLowerCase().replace(/[^a-z.]/g, '') + `@${domain}`;
     await crm.createContactRecord(
       { first_name: first, last_name: last, title: pick(TITLES), email, account_id: account, ...phones },

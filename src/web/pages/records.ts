@@ -297,7 +297,7 @@ function registerRecordPages<R extends AnyRecord>(app: FastifyInstance, deps: We
     const ctx = context(request);
     const body = html`<div class="page-header"><h1>${spec.plural}</h1><a class="button primary" href="${base}/new">New ${spec.singular.toLowerCase()}</a></div>
       <form class="search-form" method="get" action="${base}" role="search">
-        <label for="list-search">Search ${spec.plural.toLowerCase()}</label>
+        <label for="list-search">Find ${spec.plural.toLowerCase()}</label>
         <input id="list-search" type="search" name="q" value="${q ?? ''}" placeholder="Name, company, email or phone number">
         <button type="submit">Search</button>
         ${q ? html`<a href="${base}">Clear</a>` : ''}
