@@ -126,7 +126,7 @@ function option<T>(parser: Parser<T>, def: T, help: string, defaultText?: string
 /** Every option, keyed by its environment variable name. The order is the order of `--help`. */
 export const OPTIONS = {
   HOST: option(host, '127.0.0.1', 'Address the HTTP(S) server listens on.'),
-  PORT: option(integer(0, 65535), 8080, 'HTTP(S) port (also SIP over WebSocket at /sip).'),
+  PORT: option(integer(0, 65535), 8080, 'HTTP(S) port.'),
   BASE_URL: option(baseUrl, undefined, 'Public URL of this server, used in links and e-mails.', 'http(s)://HOST:PORT'),
   DATA_DIR: option(string, './data', 'Directory for the SQLite database and other local files.'),
   DATABASE_URL: option(databaseUrl, undefined, 'PostgreSQL URL (postgres://user@host/db); SQLite under DATA_DIR when unset.', '(SQLite)'),
