@@ -63,7 +63,7 @@ export class Ringside {
       const sessions = new SessionStore(store, { idleMinutes: config.SESSION_IDLE_MINUTES, maxHours: config.SESSION_MAX_HOURS, clock });
       const throttle = new LoginThrottle({
         maxFailuresPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
-        maxAttemptsPerIp: config.LOGIN_MAX_ATTEMPTS_PER_IP,
+        maxFailuresPerIp: config.LOGIN_MAX_FAILURES_PER_IP,
         windowMinutes: config.LOGIN_LOCK_MINUTES,
         clock,
       });

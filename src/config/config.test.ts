@@ -5,7 +5,7 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, startProcess } from '../../test/support/process.ts';
+import { freePort, ROOT, startProcess } from '../../test/support/process.ts';
 import { HttpClient } from '../../test/support/server.ts';
 import { ConfigError, OPTIONS, loadConfig } from './index.ts';
 
@@ -30,6 +30,11 @@ describe('configuration', () => {
   ])('rejects %j with one line naming key, value and expectation', (env, message) => {
     expect(() => loadConfig({ env })).toThrow(new ConfigError('', '', '').constructor);
     expect(() => loadConfig({ env })).toThrow(message);
+  });
+
+  it('is documented: the README’s table lists every option', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    for (const key of Object.keys(OPTIONS)) expect(readme, key).toContain(`| \`${key}\` |`);
   });
 
   it('reads an optional JSON file, and the environment wins over it', () => {

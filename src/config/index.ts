@@ -143,7 +143,7 @@ export const OPTIONS = {
   SESSION_IDLE_MINUTES: option(integer(1, 60 * 24 * 30), 60 * 12, 'A session ends after this long without a request.'),
   SESSION_MAX_HOURS: option(integer(1, 24 * 365), 24 * 14, 'A session ends this long after login, whatever happens.'),
   LOGIN_MAX_FAILURES_PER_ACCOUNT: option(integer(1, 1000), 5, 'Failed logins to one account before it is paused for LOGIN_LOCK_MINUTES.'),
-  LOGIN_MAX_ATTEMPTS_PER_IP: option(integer(1, 100000), 30, 'Login attempts from one address per LOGIN_LOCK_MINUTES.'),
+  LOGIN_MAX_FAILURES_PER_IP: option(integer(1, 100000), 30, 'Failed logins from one address (any accounts) per LOGIN_LOCK_MINUTES before it is paused.'),
   LOGIN_LOCK_MINUTES: option(integer(1, 24 * 60), 15, 'Window of the login rate limits.'),
 } as const;
 

@@ -1,11 +1,12 @@
 /**
- * Login rate limits: failed attempts per account, and attempts per client address, in a sliding
- * window. Kept in memory: a node that restarts forgets, which errs towards letting a user in, and
+ * Login rate limits: failed attempts per account and per client address, in a sliding window.
+ * Only failures count, so a whole office behind one NAT address signing in at 9:00 is never
+ * blocked, while guessing — at one account, or at many from one address — is. Kept in memory: a node that restarts forgets, which errs towards letting a user in, and
  * an attacker spreading attempts over nodes still meets each node's limit.
  */
 export interface LoginThrottleOptions {
   maxFailuresPerAccount: number;
-  maxAttemptsPerIp: number;
+  maxFailuresPerIp: number;
   windowMinutes: number;
   clock?: () => number;
 }
@@ -14,7 +15,7 @@ export type ThrottleVerdict = { allowed: true } | { allowed: false; reason: 'acc
 
 export class LoginThrottle {
   private readonly failures = new Map<string, number[]>();
-  private readonly attempts = new Map<string, number[]>();
+  private readonly failuresByIp = new Map<string, number[]>();
   private readonly clock: () => number;
 
   constructor(private readonly options: LoginThrottleOptions) {
@@ -23,8 +24,8 @@ export class LoginThrottle {
 
   check(account: string, ip: string): ThrottleVerdict {
     const now = this.clock();
-    const byIp = this.recent(this.attempts, ip, now);
-    if (byIp.length >= this.options.maxAttemptsPerIp) return { allowed: false, reason: 'ip', retryAfterS: this.retryAfter(byIp, now) };
+    const byIp = this.recent(this.failuresByIp, ip, now);
+    if (byIp.length >= this.options.maxFailuresPerIp) return { allowed: false, reason: 'ip', retryAfterS: this.retryAfter(byIp, now) };
     const byAccount = this.recent(this.failures, account.toLowerCase(), now);
     if (byAccount.length >= this.options.maxFailuresPerAccount) {
       return { allowed: false, reason: 'account', retryAfterS: this.retryAfter(byAccount, now) };
@@ -32,13 +33,9 @@ export class LoginThrottle {
     return { allowed: true };
   }
 
-  /** Every attempt counts against the address. */
-  attempted(ip: string): void {
-    this.push(this.attempts, ip);
-  }
-
-  failed(account: string): void {
+  failed(account: string, ip: string): void {
     this.push(this.failures, account.toLowerCase());
+    this.push(this.failuresByIp, ip);
   }
 
   succeeded(account: string): void {

@@ -30,13 +30,12 @@ export async function signIn(
     const message =
       verdict.reason === 'account'
         ? `Too many failed sign-in attempts for this account. Try again in ${wait}.`
-        : `Too many sign-in attempts from your network. Try again in ${wait}.`;
+        : `Too many failed sign-in attempts from your network. Try again in ${wait}.`;
     throw new AppError(429, 'too_many_attempts', message, undefined, { retry_after_s: verdict.retryAfterS });
   }
-  deps.throttle.attempted(request.ip);
   const user = account && password ? await deps.users.authenticate(account, password) : undefined;
   if (!user) {
-    deps.throttle.failed(account);
+    deps.throttle.failed(account, request.ip);
     request.log.info({ event: 'login_failed', ip: request.ip }, 'sign-in failed');
     throw new AppError(401, 'wrong_credentials', WRONG_CREDENTIALS);
   }
