@@ -17,6 +17,7 @@ import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { PhoneIndex, PhoneNumbers } from '../src/phone/index.ts';
 import { newId, nowIso, Store } from '../src/store/index.ts';
+import { prng } from '../src/shared/prng.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -31,15 +32,6 @@ const LOOKUPS = Number(args.lookups);
 const log = (msg: string) => process.stderr.write(`[crm-lookup] ${msg}\n`);
 
 // ------------------------------------------------------------------ data
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = prng(42);
 const int = (n: number) => Math.floor(rand() * n);
 

@@ -8,6 +8,7 @@
 import type { BuiltinCrm } from '../crm/index.ts';
 import { newId, nowIso, type Store } from '../store/index.ts';
 import type { UserDirectory } from '../users/index.ts';
+import { prng } from '../shared/prng.ts';
 
 export const DEMO_USERS = [
   { email: 'alice@example.com', name: 'Alice Adams', role: 'user', extension: '1001', sip_username: 'alice' },
@@ -51,16 +52,6 @@ const LAST = ['Smith', 'Garcia', 'Chen', 'Khan', 'Murphy', 'Rossi', 'Kim', 'Nova
 const TITLES = ['VP Sales', 'CFO', 'Head of IT', 'Procurement Manager', 'Office Manager', 'CEO', 'Operations Lead', null, 'Buyer', 'CTO'];
 const AREAS = ['415', '650', '212', '312', '617', '206', '512', '303'];
 
-/** Small deterministic PRNG (mulberry32): the same demo every time. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A US number from the fictional 555-01xx range, written the way people write numbers. */
 export function usNumberIn(format: number, area: string, line: string): string {

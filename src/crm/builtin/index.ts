@@ -149,29 +149,17 @@ export class BuiltinCrm implements CrmPort {
   }
 
   async createContactRecord(input: ContactInput, ownerId: string | null = null): Promise<Contact> {
-    const id = newId();
-    const now = nowIso(this.clock);
-    await this.db.transaction().execute(async (trx) => {
-      await this.checkAccount(trx, input.account_id);
-      await trx
-        .insertInto('contacts')
-        .values({
-          id,
-          first_name: input.first_name.trim(),
-          last_name: input.last_name.trim(),
-          title: blankToNull(input.title),
-          email: blankToNull(input.email),
-          account_id: input.account_id ?? null,
-          phone_work: blankToNull(input.phone_work),
-          phone_mobile: blankToNull(input.phone_mobile),
-          phone_home: blankToNull(input.phone_home),
-          phone_other: blankToNull(input.phone_other),
-          owner_id: ownerId,
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
-      await this.indexPhones(trx, 'contact', id, input, CONTACT_PHONES);
+    const id = await this.insertRecord('contacts', 'contact', CONTACT_PHONES, {
+      first_name: input.first_name.trim(),
+      last_name: input.last_name.trim(),
+      title: blankToNull(input.title),
+      email: blankToNull(input.email),
+      account_id: input.account_id ?? null,
+      phone_work: blankToNull(input.phone_work),
+      phone_mobile: blankToNull(input.phone_mobile),
+      phone_home: blankToNull(input.phone_home),
+      phone_other: blankToNull(input.phone_other),
+      owner_id: ownerId,
     });
     return this.getContact(id);
   }
@@ -206,25 +194,14 @@ export class BuiltinCrm implements CrmPort {
   }
 
   async createAccount(input: AccountInput, ownerId: string | null = null): Promise<Account> {
-    const id = newId();
-    const now = nowIso(this.clock);
-    await this.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('accounts')
-        .values({
-          id,
-          name: input.name.trim(),
-          website: blankToNull(input.website),
-          industry: blankToNull(input.industry),
-          phone: blankToNull(input.phone),
-          city: blankToNull(input.city),
-          country: blankToNull(input.country),
-          owner_id: ownerId,
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
-      await this.indexPhones(trx, 'account', id, input, ACCOUNT_PHONES);
+    const id = await this.insertRecord('accounts', 'account', ACCOUNT_PHONES, {
+      name: input.name.trim(),
+      website: blankToNull(input.website),
+      industry: blankToNull(input.industry),
+      phone: blankToNull(input.phone),
+      city: blankToNull(input.city),
+      country: blankToNull(input.country),
+      owner_id: ownerId,
     });
     return this.getAccount(id);
   }
@@ -264,27 +241,16 @@ export class BuiltinCrm implements CrmPort {
   }
 
   async createLead(input: LeadInput, ownerId: string | null = null): Promise<Lead> {
-    const id = newId();
-    const now = nowIso(this.clock);
-    await this.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('leads')
-        .values({
-          id,
-          first_name: input.first_name.trim(),
-          last_name: input.last_name.trim(),
-          company: blankToNull(input.company),
-          title: blankToNull(input.title),
-          email: blankToNull(input.email),
-          phone: blankToNull(input.phone),
-          mobile: blankToNull(input.mobile),
-          status: input.status ?? 'new',
-          owner_id: ownerId,
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
-      await this.indexPhones(trx, 'lead', id, input, LEAD_PHONES);
+    const id = await this.insertRecord('leads', 'lead', LEAD_PHONES, {
+      first_name: input.first_name.trim(),
+      last_name: input.last_name.trim(),
+      company: blankToNull(input.company),
+      title: blankToNull(input.title),
+      email: blankToNull(input.email),
+      phone: blankToNull(input.phone),
+      mobile: blankToNull(input.mobile),
+      status: input.status ?? 'new',
+      owner_id: ownerId,
     });
     return this.getLead(id);
   }
@@ -444,6 +410,23 @@ export class BuiltinCrm implements CrmPort {
       out.push({ field, raw, e164: n.e164, display: n.display, ext: n.ext });
     }
     return out;
+  }
+
+  /** Inserts a record and its phone index rows in one transaction; returns the new id. */
+  private async insertRecord(
+    table: 'contacts' | 'accounts' | 'leads',
+    type: RecordType,
+    phoneFields: Record<string, string>,
+    values: Record<string, unknown>,
+  ): Promise<string> {
+    const id = newId();
+    const now = nowIso(this.clock);
+    await this.db.transaction().execute(async (trx) => {
+      if (table === 'contacts') await this.checkAccount(trx, values.account_id as string | null);
+      await trx.insertInto(table).values({ ...values, id, created_at: now, updated_at: now } as never).execute();
+      await this.indexPhones(trx, type, id, values, phoneFields);
+    });
+    return id;
   }
 
   /**

@@ -2,6 +2,7 @@
  * REST API `/api/v1`: session, users, contacts, accounts, leads, activities. Schemas first: each
  * route's TypeBox schemas validate the request, serialise the response and make the OpenAPI document.
  */
+import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from 'typebox';
 import { schemas } from '../../crm/index.ts';
@@ -101,112 +102,55 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
   );
 
   // ------------------------------------------------------------------ records
-  app.get(
-    '/contacts',
-    {
-      preValidation: requireUser,
-      schema: {
-        tags: ['contacts'],
-        summary: 'List or search contacts (name, company, email, or a phone number in any format)',
-        querystring: Type.Intersect([schemas.ListQuery, Type.Object({ account_id: Type.Optional(schemas.Id) })]),
-        response: ok(schemas.Page(schemas.Contact)),
-      },
-    },
-    async (request) => {
-      const { account_id, ...q } = request.query as { account_id?: string } & schemas.ListQuery;
+  recordRoutes(app, {
+    path: '/contacts',
+    tag: 'contacts',
+    singular: 'contact',
+    item: schemas.Contact,
+    input: schemas.ContactInput,
+    patch: schemas.ContactPatch,
+    listQuery: Type.Intersect([schemas.ListQuery, Type.Object({ account_id: Type.Optional(schemas.Id) })]),
+    listSummary: 'List or search contacts (name, company, email, or a phone number in any format)',
+    list: (query) => {
+      const { account_id, ...q } = query as { account_id?: string } & schemas.ListQuery;
       return crm.listContacts({ ...q, ...(account_id ? { accountId: account_id } : {}) });
     },
-  );
-  app.post(
-    '/contacts',
-    { preValidation: requireUser, schema: { tags: ['contacts'], summary: 'Create a contact', body: schemas.ContactInput, response: created(schemas.Contact) } },
-    async (request, reply) => reply.code(201).send(await crm.createContactRecord(request.body, request.auth!.user.id)),
-  );
-  app.get(
-    '/contacts/:id',
-    { preValidation: requireUser, schema: { tags: ['contacts'], summary: 'One contact', params: IdParams, response: ok(schemas.Contact) } },
-    async (request) => crm.getContact(request.params.id),
-  );
-  app.patch(
-    '/contacts/:id',
-    {
-      preValidation: requireUser,
-      schema: {
-        tags: ['contacts'],
-        summary: 'Change a contact. Send the `version` you read: a stale one gets 409 with the current record.',
-        params: IdParams,
-        body: schemas.ContactPatch,
-        response: ok(schemas.Contact),
-      },
-    },
-    async (request) => crm.updateContact(request.params.id, request.body),
-  );
-  app.delete(
-    '/contacts/:id',
-    { preValidation: requireUser, schema: { tags: ['contacts'], summary: 'Delete a contact', params: IdParams, response: { 204: Type.Null(), ...errors } } },
-    async (request, reply) => {
-      await crm.deleteContact(request.params.id);
-      return reply.code(204).send(null);
-    },
-  );
-
-  app.get(
-    '/accounts',
-    { preValidation: requireUser, schema: { tags: ['accounts'], summary: 'List or search accounts', querystring: schemas.ListQuery, response: ok(schemas.Page(schemas.Account)) } },
-    async (request) => crm.listAccounts(request.query),
-  );
-  app.post(
-    '/accounts',
-    { preValidation: requireUser, schema: { tags: ['accounts'], summary: 'Create an account', body: schemas.AccountInput, response: created(schemas.Account) } },
-    async (request, reply) => reply.code(201).send(await crm.createAccount(request.body, request.auth!.user.id)),
-  );
-  app.get(
-    '/accounts/:id',
-    { preValidation: requireUser, schema: { tags: ['accounts'], summary: 'One account', params: IdParams, response: ok(schemas.Account) } },
-    async (request) => crm.getAccount(request.params.id),
-  );
-  app.patch(
-    '/accounts/:id',
-    { preValidation: requireUser, schema: { tags: ['accounts'], summary: 'Change an account (send `version`)', params: IdParams, body: schemas.AccountPatch, response: ok(schemas.Account) } },
-    async (request) => crm.updateAccount(request.params.id, request.body),
-  );
-  app.delete(
-    '/accounts/:id',
-    { preValidation: requireUser, schema: { tags: ['accounts'], summary: 'Delete an account (its contacts stay, without account)', params: IdParams, response: { 204: Type.Null(), ...errors } } },
-    async (request, reply) => {
-      await crm.deleteAccount(request.params.id);
-      return reply.code(204).send(null);
-    },
-  );
-
-  app.get(
-    '/leads',
-    { preValidation: requireUser, schema: { tags: ['leads'], summary: 'List or search leads', querystring: schemas.ListQuery, response: ok(schemas.Page(schemas.Lead)) } },
-    async (request) => crm.listLeads(request.query),
-  );
-  app.post(
-    '/leads',
-    { preValidation: requireUser, schema: { tags: ['leads'], summary: 'Create a lead', body: schemas.LeadInput, response: created(schemas.Lead) } },
-    async (request, reply) => reply.code(201).send(await crm.createLead(request.body, request.auth!.user.id)),
-  );
-  app.get(
-    '/leads/:id',
-    { preValidation: requireUser, schema: { tags: ['leads'], summary: 'One lead', params: IdParams, response: ok(schemas.Lead) } },
-    async (request) => crm.getLead(request.params.id),
-  );
-  app.patch(
-    '/leads/:id',
-    { preValidation: requireUser, schema: { tags: ['leads'], summary: 'Change a lead (send `version`)', params: IdParams, body: schemas.LeadPatch, response: ok(schemas.Lead) } },
-    async (request) => crm.updateLead(request.params.id, request.body),
-  );
-  app.delete(
-    '/leads/:id',
-    { preValidation: requireUser, schema: { tags: ['leads'], summary: 'Delete a lead', params: IdParams, response: { 204: Type.Null(), ...errors } } },
-    async (request, reply) => {
-      await crm.deleteLead(request.params.id);
-      return reply.code(204).send(null);
-    },
-  );
+    create: (body, userId) => crm.createContactRecord(body as schemas.ContactInput, userId),
+    get: (id) => crm.getContact(id),
+    update: (id, body) => crm.updateContact(id, body as schemas.ContactPatch),
+    remove: (id) => crm.deleteContact(id),
+  });
+  recordRoutes(app, {
+    path: '/accounts',
+    tag: 'accounts',
+    singular: 'account',
+    item: schemas.Account,
+    input: schemas.AccountInput,
+    patch: schemas.AccountPatch,
+    listQuery: schemas.ListQuery,
+    listSummary: 'List or search accounts (name, industry, city, website, or a phone number)',
+    list: (query) => crm.listAccounts(query as schemas.ListQuery),
+    create: (body, userId) => crm.createAccount(body as schemas.AccountInput, userId),
+    get: (id) => crm.getAccount(id),
+    update: (id, body) => crm.updateAccount(id, body as schemas.AccountPatch),
+    remove: (id) => crm.deleteAccount(id),
+    removeNote: 'its contacts stay, without account',
+  });
+  recordRoutes(app, {
+    path: '/leads',
+    tag: 'leads',
+    singular: 'lead',
+    item: schemas.Lead,
+    input: schemas.LeadInput,
+    patch: schemas.LeadPatch,
+    listQuery: schemas.ListQuery,
+    listSummary: 'List or search leads (name, company, email, or a phone number)',
+    list: (query) => crm.listLeads(query as schemas.ListQuery),
+    create: (body, userId) => crm.createLead(body as schemas.LeadInput, userId),
+    get: (id) => crm.getLead(id),
+    update: (id, body) => crm.updateLead(id, body as schemas.LeadPatch),
+    remove: (id) => crm.deleteLead(id),
+  });
 
   // ------------------------------------------------------------------ activities
   app.get(
@@ -244,3 +188,60 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
     async (request) => crm.getActivity(request.params.id),
   );
 };
+
+interface RecordResource {
+  path: string;
+  tag: string;
+  singular: string;
+  item: TSchema;
+  input: TSchema;
+  patch: TSchema;
+  listQuery: TSchema;
+  listSummary: string;
+  list(query: unknown): Promise<unknown>;
+  create(body: unknown, userId: string): Promise<unknown>;
+  get(id: string): Promise<unknown>;
+  update(id: string, body: unknown): Promise<unknown>;
+  remove(id: string): Promise<void>;
+  removeNote?: string;
+}
+
+/** The five routes of a CRM record type: list/search, create, read, versioned update, delete. */
+function recordRoutes(app: FastifyInstance, r: RecordResource): void {
+  const tags = [r.tag];
+  const byId = `${r.path}/:id`;
+  app.get(r.path, { preValidation: requireUser, schema: { tags, summary: r.listSummary, querystring: r.listQuery, response: ok(schemas.Page(r.item)) } }, async (request) =>
+    r.list(request.query),
+  );
+  app.post(r.path, { preValidation: requireUser, schema: { tags, summary: `Create a ${r.singular}`, body: r.input, response: created(r.item) } }, async (request, reply) =>
+    reply.code(201).send(await r.create(request.body, request.auth!.user.id)),
+  );
+  app.get(byId, { preValidation: requireUser, schema: { tags, summary: `One ${r.singular}`, params: IdParams, response: ok(r.item) } }, async (request) =>
+    r.get((request.params as { id: string }).id),
+  );
+  app.patch(
+    byId,
+    {
+      preValidation: requireUser,
+      schema: {
+        tags,
+        summary: `Change a ${r.singular}. Send the \`version\` you read: a stale one gets 409 with the current record.`,
+        params: IdParams,
+        body: r.patch,
+        response: ok(r.item),
+      },
+    },
+    async (request) => r.update((request.params as { id: string }).id, request.body),
+  );
+  app.delete(
+    byId,
+    {
+      preValidation: requireUser,
+      schema: { tags, summary: `Delete a ${r.singular}${r.removeNote ? ` (${r.removeNote})` : ''}`, params: IdParams, response: { 204: Type.Null(), ...errors } },
+    },
+    async (request, reply) => {
+      await r.remove((request.params as { id: string }).id);
+      return reply.code(204).send(null);
+    },
+  );
+}
