@@ -6,6 +6,8 @@ set -euo pipefail
 declare -A PACKAGES=(
   [chromium]=chromium
   [openssl]=openssl
+  [baresip]=baresip-core
+  [sipp]=sip-tester
 )
 # Not commands, but wanted: emoji glyphs so screenshots show the 📞 icons.
 FILES=(/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf:fonts-noto-color-emoji)
