@@ -1,0 +1,1 @@
+export { DigestServer, answerChallenge, parseAuthHeader, type DigestAlgorithm, type DigestCredentials, type DigestServerOptions, type DigestVerdict } from './digest.ts';

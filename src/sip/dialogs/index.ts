@@ -1,0 +1,1 @@
+export { Dialog, dialogKey, newTag, type DialogId, type DialogState } from './dialog.ts';

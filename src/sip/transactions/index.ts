@@ -1,0 +1,4 @@
+export { DEFAULT_TIMERS, type TimerConfig, type TransactionTransport } from './transaction.ts';
+export { InviteClientTransaction, NonInviteClientTransaction, type ClientTransactionUser } from './client-transactions.ts';
+export { InviteServerTransaction, NonInviteServerTransaction, type ServerTransaction } from './server-transactions.ts';
+export { TransactionLayer, responseDestination, type ClientTransaction, type TransactionUser } from './transaction-layer.ts';

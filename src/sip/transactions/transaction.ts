@@ -1,0 +1,99 @@
+/**
+ * What every transaction shares: its timers (RFC 3261 §17, Table 4 of §A), the transport it sends
+ * on, and a strict state machine — each kind declares its states and legal transitions, and
+ * `stateTransition` throws on any other, so the code can be checked against the RFC's figures.
+ */
+import { EventEmitter } from 'node:events';
+import type { AnySipMessage, SipRequest } from '../message/index.ts';
+import { RELIABLE, type Destination } from '../transport/index.ts';
+
+/** RFC 3261 timer values. T1 is configurable so tests can run the full retransmission ladder fast. */
+export interface TimerConfig {
+  /** RTT estimate, default 500 ms. */
+  T1: number;
+  /** Longest retransmit interval for non-INVITE requests and INVITE responses, default 4 s. */
+  T2: number;
+  /** Longest time a message stays in the network, default 5 s. */
+  T4: number;
+}
+
+export const DEFAULT_TIMERS: TimerConfig = { T1: 500, T2: 4000, T4: 5000 };
+
+/** Sends a serialised message; false when no socket could take it (transport error). */
+export interface TransactionTransport {
+  send(message: AnySipMessage, destination: Destination): boolean;
+}
+
+export abstract class Transaction<State extends string> extends EventEmitter {
+  private timers = new Map<string, NodeJS.Timeout>();
+  protected currentState: State;
+
+  constructor(
+    readonly id: string,
+    readonly request: SipRequest,
+    readonly destination: Destination,
+    protected readonly transport: TransactionTransport,
+    protected readonly config: TimerConfig,
+    initial: State,
+    private readonly legal: Record<State, readonly State[]>,
+  ) {
+    super();
+    this.currentState = initial;
+  }
+
+  get state(): State {
+    return this.currentState;
+  }
+
+  protected get reliable(): boolean {
+    return RELIABLE.has(this.destination.protocol);
+  }
+
+  /** The only way the state changes: an illegal move is a bug, not something to carry on from. */
+  protected stateTransition(next: State): void {
+    if (!this.legal[this.currentState].includes(next)) {
+      throw new Error(`${this.constructor.name} ${this.id}: invalid transition ${this.currentState} → ${next}`);
+    }
+    this.currentState = next;
+    if (this.isTerminal(next)) {
+      this.clearTimers();
+      this.emit('terminated');
+    }
+  }
+
+  protected abstract isTerminal(state: State): boolean;
+
+  protected startTimer(name: string, ms: number, fire: () => void): void {
+    this.stopTimer(name);
+    this.timers.set(
+      name,
+      setTimeout(() => {
+        this.timers.delete(name);
+        fire();
+      }, ms),
+    );
+  }
+
+  protected stopTimer(name: string): void {
+    const t = this.timers.get(name);
+    if (t) {
+      clearTimeout(t);
+      this.timers.delete(name);
+    }
+  }
+
+  protected clearTimers(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  protected send(message: AnySipMessage): boolean {
+    return this.transport.send(message, this.destination);
+  }
+
+  /** Stops everything at once (shutdown); no further events. */
+  dispose(): void {
+    this.clearTimers();
+    this.removeAllListeners();
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * What the transport layer hands up and takes down: where a message came from, where one goes,
+ * and flows — the connections (TCP, TLS, WebSocket) a message arrived on and a response or a
+ * request to a registered device must go back on (RFC 5626 §5.3, RFC 7118 §5).
+ */
+import type { EventEmitter } from 'node:events';
+
+export type TransportProtocol = 'UDP' | 'TCP' | 'TLS' | 'WS' | 'WSS';
+
+export const RELIABLE: ReadonlySet<TransportProtocol> = new Set(['TCP', 'TLS', 'WS', 'WSS']);
+
+/** A connection to a peer. Closing it makes every binding that uses it unreachable. */
+export interface Flow extends EventEmitter {
+  readonly id: string;
+  readonly protocol: TransportProtocol;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly closed: boolean;
+  /**
+   * Who this connection speaks for, set by whoever authenticated it (the gateway binds a
+   * WebSocket to its web session's user). Undefined for anonymous connections.
+   */
+  identity?: FlowIdentity;
+  send(data: Buffer): boolean;
+  close(reason?: string): void;
+  on(event: 'close', listener: () => void): this;
+}
+
+export interface FlowIdentity {
+  kind: 'user' | 'guest';
+  userId: string;
+  /** The SIP username this connection may use as From / Contact / REGISTER identity. */
+  sipUsername: string;
+  /** Web session id (revoking the session closes the flow). */
+  sessionId?: string;
+}
+
+export interface Source {
+  protocol: TransportProtocol;
+  address: string;
+  port: number;
+  /** The connection, for connection-oriented transports. */
+  flow?: Flow;
+}
+
+export interface Destination {
+  protocol: TransportProtocol;
+  address: string;
+  port: number;
+  /** Send on this connection when it is still open (responses, requests to a registered device). */
+  flow?: Flow;
+}
+
+export function describe(s: Source | Destination): string {
+  const host = s.address.includes(':') ? `[${s.address}]` : s.address;
+  return `${s.protocol.toLowerCase()}:${host}:${s.port}`;
+}
