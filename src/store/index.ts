@@ -11,12 +11,14 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Migration, 
 import pg from 'pg';
 import type { Database } from './schema.ts';
 import * as m0001 from './migrations/0001-initial.ts';
+import * as m0002 from './migrations/0002-sip.ts';
 
 export type * from './schema.ts';
 export { sql } from 'kysely';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
+  '0002-sip': m0002,
 };
 
 export type Engine = 'sqlite' | 'postgres';

@@ -16,6 +16,8 @@ export interface UsersTable {
   /** Password of the user's SIP devices (desk phone, softphone); the user can read it on the settings page. */
   sip_password: string;
   time_zone: string;
+  /** Outbound dialling rule: comma-separated E.164 prefixes this user may call ("+1,+44"); null = the default. */
+  allowed_prefixes: string | null;
   disabled: number;
   version: Generated<number>;
   created_at: string;
@@ -123,6 +125,70 @@ export interface PhoneIndexTable {
   tail: string | null;
 }
 
+export interface RegistrationsTable {
+  id: string;
+  user_id: string;
+  /** The Contact URI as registered (with its parameters). */
+  contact: string;
+  /** RFC 5626 `+sip.instance` and `reg-id`: a device re-registering replaces its own binding. */
+  instance_id: string | null;
+  reg_id: number | null;
+  call_id: string;
+  cseq: number;
+  q: string | null;
+  expires_at: string;
+  transport: string;
+  source_address: string;
+  source_port: number;
+  /** The connection (TCP/TLS/WebSocket) requests to this device must use; null for UDP. */
+  flow_id: string | null;
+  /** The node that holds that connection. */
+  node_id: string;
+  user_agent: string | null;
+  /** How the device is named to people ("baresip desk phone", "Browser"). */
+  device: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export type CallDirection = 'inbound' | 'outbound' | 'internal';
+export type CallState = 'ringing' | 'answered' | 'ended';
+
+export interface CallsTable {
+  id: string;
+  direction: CallDirection;
+  from_uri: string;
+  /** Caller's number in E.164 when it has one, else their extension or username. */
+  from_number: string | null;
+  from_display: string | null;
+  to_uri: string;
+  to_number: string | null;
+  caller_user_id: string | null;
+  callee_user_id: string | null;
+  trunk: string | null;
+  state: CallState;
+  started_at: string;
+  answered_at: string | null;
+  ended_at: string | null;
+  answered_device: string | null;
+  answered_registration_id: string | null;
+  /** completed, no-answer, busy, declined, cancelled, unavailable, failed, not-found, forbidden, interrupted */
+  cause: string | null;
+  sip_status: number | null;
+  hangup_by: 'caller' | 'callee' | 'system' | null;
+  duration_s: number | null;
+  node_id: string;
+  sip_call_id: string;
+}
+
+export interface CallEventsTable {
+  id: string;
+  call_id: string;
+  type: string;
+  at: string;
+  data: string | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -132,6 +198,9 @@ export interface Database {
   leads: LeadsTable;
   activities: ActivitiesTable;
   phone_index: PhoneIndexTable;
+  registrations: RegistrationsTable;
+  calls: CallsTable;
+  call_events: CallEventsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -143,3 +212,6 @@ export type Lead = Selectable<LeadsTable>;
 export type Activity = Selectable<ActivitiesTable>;
 export type PhoneIndexRow = Selectable<PhoneIndexTable>;
 export type ContactUpdate = Updateable<ContactsTable>;
+export type Registration = Selectable<RegistrationsTable>;
+export type CallRecord = Selectable<CallsTable>;
+export type CallEventRecord = Selectable<CallEventsTable>;

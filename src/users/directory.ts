@@ -34,6 +34,7 @@ export class UserDirectory {
           sip_username: sipUsername,
           sip_password: input.sip_password ?? randomBytes(12).toString('base64url'),
           time_zone: input.time_zone ?? 'UTC',
+          allowed_prefixes: null,
           disabled: 0,
           created_at: now,
           updated_at: now,

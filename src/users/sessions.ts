@@ -55,50 +55,17 @@ export class SessionStore {
   /** The live session of this cookie token, or undefined (unknown, revoked, expired, idle too long, user disabled). */
   async resolve(token: string): Promise<ActiveSession | undefined> {
     if (!token || token.length > 100) return undefined;
-    const row = await this.store.db
-      .selectFrom('sessions as s')
-      .innerJoin('users as u', 'u.id', 's.user_id')
-      .selectAll('s')
-      .select([
-        'u.email', 'u.name', 'u.role', 'u.password_hash', 'u.extension', 'u.sip_username', 'u.sip_password',
-        'u.time_zone', 'u.disabled', 'u.version', 'u.created_at as user_created_at', 'u.updated_at as user_updated_at',
-      ])
-      .where('s.id', '=', hashToken(token))
-      .executeTakeFirst();
-    if (!row || row.revoked_at || row.disabled) return undefined;
+    const session = await this.store.db.selectFrom('sessions').selectAll().where('id', '=', hashToken(token)).executeTakeFirst();
+    if (!session || session.revoked_at) return undefined;
     const now = this.clock();
-    if (Date.parse(row.expires_at) <= now) return undefined;
-    const lastSeen = Date.parse(row.last_seen_at);
+    if (Date.parse(session.expires_at) <= now) return undefined;
+    const lastSeen = Date.parse(session.last_seen_at);
     if (now - lastSeen > this.options.idleMinutes * 60_000) return undefined;
+    const user = await this.store.db.selectFrom('users').selectAll().where('id', '=', session.user_id).executeTakeFirst();
+    if (!user || user.disabled) return undefined;
     if (now - lastSeen > TOUCH_INTERVAL_MS) {
-      await this.store.db.updateTable('sessions').set({ last_seen_at: nowIso(() => now) }).where('id', '=', row.id).execute();
+      await this.store.db.updateTable('sessions').set({ last_seen_at: nowIso(() => now) }).where('id', '=', session.id).execute();
     }
-    const session: Session = {
-      id: row.id,
-      user_id: row.user_id,
-      csrf_token: row.csrf_token,
-      created_at: row.created_at,
-      last_seen_at: row.last_seen_at,
-      expires_at: row.expires_at,
-      ip: row.ip,
-      user_agent: row.user_agent,
-      revoked_at: row.revoked_at,
-    };
-    const user: User = {
-      id: row.user_id,
-      email: row.email,
-      name: row.name,
-      role: row.role,
-      password_hash: row.password_hash,
-      extension: row.extension,
-      sip_username: row.sip_username,
-      sip_password: row.sip_password,
-      time_zone: row.time_zone,
-      disabled: row.disabled,
-      version: row.version,
-      created_at: row.user_created_at,
-      updated_at: row.user_updated_at,
-    };
     return { session, user };
   }
 
