@@ -27,6 +27,19 @@ export function isToken(s: string): boolean {
 export const LWS = /[ \t]+/;
 
 /**
+ * Strips SP and HTAB — SIP's white space (RFC 3261 §25.1: LWS, SWS) — from both ends. Not
+ * `String.prototype.trim`, which also takes U+FEFF, U+00A0 and other Unicode spaces that are text
+ * in SIP: RFC 4475 §3.1.1.2 has a header value that starts with U+FEFF.
+ */
+export function trimLws(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && (s.charCodeAt(start) === 0x20 || s.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (s.charCodeAt(end - 1) === 0x20 || s.charCodeAt(end - 1) === 0x09)) end--;
+  return start === 0 && end === s.length ? s : s.slice(start, end);
+}
+
+/**
  * Splits `a, "b, c" <sip:d,e>, f` at the top-level commas. Used for headers whose grammar is a
  * comma-separated list (Via, Contact, Route …), never for those that contain commas themselves
  * (Date, WWW-Authenticate …).
@@ -51,7 +64,7 @@ export function splitTopLevel(value: string, separator = ','): string[] {
   }
   if (inQuote) throw new SipParseError('unterminated quoted string');
   out.push(value.slice(start));
-  return out.map((s) => s.trim());
+  return out.map(trimLws);
 }
 
 /** Reads a quoted-string starting at `value[start] === '"'`; returns the unescaped text and the index after it. */
@@ -75,8 +88,15 @@ export function readQuoted(value: string, start: number): { text: string; end: n
   throw new SipParseError('unterminated quoted string');
 }
 
+/**
+ * Writes `text` as a quoted-string. `"` and `\` are escaped, and so is every control character,
+ * because qdtext admits none of them: only a quoted-pair can carry them (RFC 4475 §3.1.1.2 has a
+ * display name with BEL, NUL and DEL). CR and LF cannot be carried even so — a quoted-pair
+ * excludes them — and are written as SP, which is what a folded line break means.
+ * https://www.rfc-editor.org/rfc/rfc3261#section-25.1 (quoted-string, qdtext, quoted-pair)
+ */
 export function quote(text: string): string {
-  return `"${text.replace(/(["\\])/g, '\\$1')}"`;
+  return `"${text.replace(/[\r\n]/g, ' ').replace(/["\\\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, '\\$&')}"`;
 }
 
 /** Parameters: `;name=value;flag;q="x"`. Names are case-insensitive and stored lower-cased. */

@@ -2,7 +2,7 @@
  * Header names (canonical forms, compact forms, which ones are comma lists) and the structured
  * headers the stack reads: name-addr (From, To, Contact, Route …), Via, CSeq.
  */
-import { formatParams, parseParams, quote, readQuoted, SipParseError, type Params } from './grammar.ts';
+import { formatParams, parseParams, quote, readQuoted, SipParseError, trimLws, type Params } from './grammar.ts';
 import { parseUri, type Uri } from './uri.ts';
 
 // https://www.rfc-editor.org/rfc/rfc3261#section-7.3.3 and the IANA registry.
@@ -75,7 +75,7 @@ export class NameAddr {
 }
 
 export function parseNameAddr(value: string): NameAddr {
-  const v = value.trim();
+  const v = trimLws(value);
   let i = 0;
   let displayName: string | undefined;
   if (v.startsWith('"')) {
@@ -88,7 +88,7 @@ export function parseNameAddr(value: string): NameAddr {
   const lt = v.indexOf('<', i);
   if (lt >= 0 && (displayName !== undefined || !v.slice(0, lt).includes(';'))) {
     if (displayName === undefined) {
-      const name = v.slice(0, lt).trim();
+      const name = trimLws(v.slice(0, lt));
       // display-name = *(token LWS) / quoted-string
       if (name !== '' && !/^[A-Za-z0-9\-.!%*_+`'~]+(?:[ \t]+[A-Za-z0-9\-.!%*_+`'~]+)*$/.test(name)) {
         throw new SipParseError(`invalid display name in ${JSON.stringify(value)}`);
@@ -105,8 +105,12 @@ export function parseNameAddr(value: string): NameAddr {
   const at = v.indexOf('@');
   const semi = v.indexOf(';', at >= 0 ? at : v.indexOf(':'));
   const uriText = semi >= 0 ? v.slice(0, semi) : v;
-  if (/\s/.test(uriText.trim())) throw new SipParseError(`invalid address ${JSON.stringify(value)}`);
-  return new NameAddr(parseUri(uriText.trim()), undefined, semi >= 0 ? parseParams(v.slice(semi)) : new Map());
+  if (/\s/.test(trimLws(uriText))) throw new SipParseError(`invalid address ${JSON.stringify(value)}`);
+  // "If the URI contains a comma, question mark or semicolon, the URI MUST be enclosed in angle
+  // brackets": an addr-spec cannot carry URI headers (RFC 4475 §3.1.2.13 "regbadct").
+  // https://www.rfc-editor.org/rfc/rfc3261#section-20
+  if (/[?,]/.test(uriText)) throw new SipParseError(`a URI with headers or commas must be in <>: ${JSON.stringify(value)}`);
+  return new NameAddr(parseUri(trimLws(uriText)), undefined, semi >= 0 ? parseParams(v.slice(semi)) : new Map());
 }
 
 // ------------------------------------------------------------------ Via
@@ -144,7 +148,7 @@ export class Via {
 const VIA = /^SIP[ \t]*\/[ \t]*2\.0[ \t]*\/[ \t]*([A-Za-z0-9\-.!%*_+`'~]+)[ \t]+(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-.]+)(?:[ \t]*:[ \t]*(\d{1,5}))?[ \t]*(;.*)?$/i;
 
 export function parseVia(value: string): Via {
-  const m = VIA.exec(value.trim());
+  const m = VIA.exec(trimLws(value));
   if (!m) throw new SipParseError(`invalid Via: ${JSON.stringify(value)}`);
   const port = m[3] === undefined ? undefined : Number(m[3]);
   if (port !== undefined && (port === 0 || port > 65535)) throw new SipParseError(`invalid Via port: ${JSON.stringify(value)}`);
@@ -162,19 +166,23 @@ export interface CSeq {
 }
 
 export function parseCSeq(value: string): CSeq {
-  const m = /^(\d{1,10})[ \t]+([A-Za-z0-9\-.!%*_+`'~]+)$/.exec(value.trim());
+  // CSeq = "CSeq" HCOLON 1*DIGIT LWS Method: leading zeros are allowed ("0009" in RFC 4475 §3.1.1.1).
+  const m = /^(\d+)[ \t]+([A-Za-z0-9\-.!%*_+`'~]+)$/.exec(trimLws(value));
   if (!m) throw new SipParseError(`invalid CSeq: ${JSON.stringify(value)}`);
   const seq = Number(m[1]);
-  // CSeq numbers MUST be expressible as a 32-bit unsigned integer (RFC 3261 §8.1.1.5).
-  if (seq > 0xffffffff) throw new SipParseError(`CSeq number too large: ${m[1]}`);
+  // CSeq numbers MUST be expressible as a 32-bit unsigned integer (RFC 3261 §8.1.1.5); RFC 4475
+  // §3.1.2.4 answers a larger one with 400.
+  if (seq > 0xffffffff) throw new SipParseError(`CSeq number too large: ${m[1]!.slice(0, 40)}`);
   return { seq, method: m[2]! };
 }
 
 /** A header that must be a non-negative integer (Content-Length, Max-Forwards, Expires …). */
 export function parseInteger(name: string, value: string, max = 0xffffffff): number {
-  const t = value.trim();
-  if (!/^\d{1,10}$/.test(t)) throw new SipParseError(`invalid ${name}: ${JSON.stringify(value)}`);
+  const t = trimLws(value);
+  // 1*DIGIT: any number of leading zeros ("MaX-fOrWaRdS: 0068" in RFC 4475 §3.1.1.1). Number() of a
+  // long digit string is a large number or Infinity, never a wrapped negative (RFC 4475 §3.1.2.3).
+  if (!/^\d+$/.test(t)) throw new SipParseError(`invalid ${name}: ${JSON.stringify(value.slice(0, 100))}`);
   const n = Number(t);
-  if (n > max) throw new SipParseError(`${name} out of range: ${t}`);
+  if (n > max) throw new SipParseError(`${name} out of range: ${t.slice(0, 40)}`);
   return n;
 }

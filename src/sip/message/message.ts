@@ -4,7 +4,7 @@
  * Contact …) are parsed on first use and cached until that header is changed.
  */
 import { randomBytes } from 'node:crypto';
-import { SipParseError, splitTopLevel } from './grammar.ts';
+import { SipParseError, splitTopLevel, trimLws } from './grammar.ts';
 import {
   canonicalHeaderName,
   isListHeader,
@@ -183,7 +183,8 @@ export abstract class SipMessage {
   }
 
   get contentType(): string | undefined {
-    return this.header('Content-Type')?.split(';')[0]?.trim().toLowerCase();
+    const type = this.header('Content-Type')?.split(';')[0];
+    return type === undefined ? undefined : trimLws(type).toLowerCase();
   }
 
   integerHeader(name: string): number | undefined {
