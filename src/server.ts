@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { AppServer } from './appserver/index.ts';
 import { isLoopbackHost, type Config } from './config/index.ts';
 import { BuiltinCrm } from './crm/index.ts';
 import { seedDemo, type SeedResult } from './demo/seed.ts';
@@ -32,6 +33,7 @@ export class Ringside {
     readonly phones: PhoneNumbers,
     readonly metrics: Registry,
     readonly http: FastifyInstance,
+    readonly sip: AppServer,
     readonly seeded: SeedResult | undefined,
     private readonly timers: NodeJS.Timeout[],
   ) {}
@@ -81,9 +83,17 @@ export class Ringside {
       }
 
       const metrics = createMetrics(() => store.poolStats(), store.engine);
+      const sip = await AppServer.start({ config, store, log: logger.child({ role: 'sip' }), secret: await store.serverSecret(), clock });
       const http = await createWebServer({ config, store, crm, users, sessions, throttle, phones, metrics, logger });
-      await http.listen({ host: config.HOST, port: config.PORT });
-      const ringside = new Ringside(config, logger, store, crm, users, sessions, phones, metrics, http, seeded, [
+      try {
+        await http.listen({ host: config.HOST, port: config.PORT });
+      } catch (err) {
+        await sip.close();
+        throw err;
+      }
+      const address = http.server.address() as AddressInfo;
+      sip.attachWebSocket(http.server, { secure: config.tls, host: config.HOST, port: address.port });
+      const ringside = new Ringside(config, logger, store, crm, users, sessions, phones, metrics, http, sip, seeded, [
         setInterval(() => void sessions.prune().catch((err: unknown) => logger.warn({ err }, 'session prune failed')), 3_600_000).unref(),
       ]);
       if (!config.tls && !isLoopbackHost(config.HOST)) {
@@ -101,6 +111,7 @@ export class Ringside {
 
   async close(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    await this.sip.close();
     await this.http.close();
     await this.store.close();
   }

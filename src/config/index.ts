@@ -7,8 +7,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
-import { getCountries, type CountryCode } from 'libphonenumber-js';
+import { getCountries, getCountryCallingCode, type CountryCode } from 'libphonenumber-js';
+import { Type, type Static } from 'typebox';
+import { Compile } from 'typebox/compile';
 
 export class ConfigError extends Error {
   constructor(
@@ -81,6 +84,13 @@ const region: Parser<CountryCode> = {
   },
 };
 
+function optionalHost(): Parser<string | undefined> {
+  return {
+    expected: host.expected,
+    parse: (raw, key) => (raw === '' ? undefined : host.parse(raw, key)),
+  };
+}
+
 const databaseUrl: Parser<string | undefined> = {
   expected: 'a postgres:// or postgresql:// URL (leave unset for SQLite)',
   parse(raw, key) {
@@ -106,6 +116,57 @@ const baseUrl: Parser<string | undefined> = {
     } catch {
       throw new ConfigError(key, raw, baseUrl.expected);
     }
+  },
+};
+
+/** A comma-separated list of E.164 prefixes (`+1,+44`). */
+const prefixes: Parser<string[] | undefined> = {
+  expected: 'comma-separated E.164 prefixes such as +1,+44 (or * for any)',
+  parse(raw, key) {
+    if (raw.trim() === '') return undefined;
+    const list = raw.split(',').map((p) => p.trim()).filter(Boolean);
+    if (list.length === 0 || !list.every((p) => p === '*' || /^\+\d{1,14}$/.test(p))) throw new ConfigError(key, raw, prefixes.expected);
+    return list;
+  },
+};
+
+export const TrunkConfig = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' }),
+    host: Type.String({ minLength: 1, maxLength: 255 }),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+    transport: Type.Optional(Type.Union([Type.Literal('udp'), Type.Literal('tcp'), Type.Literal('tls')])),
+    username: Type.Optional(Type.String({ maxLength: 128 })),
+    password: Type.Optional(Type.String({ maxLength: 256 })),
+    register: Type.Optional(Type.Boolean()),
+    from_domain: Type.Optional(Type.String({ maxLength: 255 })),
+    caller_id: Type.Optional(Type.String({ pattern: '^\\+\\d{4,15}$' })),
+    number_format: Type.Optional(Type.Union([Type.Literal('e164'), Type.Literal('e164-no-plus')])),
+    /** DID (E.164) → the users it rings: email, SIP username or extension. */
+    dids: Type.Optional(Type.Record(Type.String({ pattern: '^\\+\\d{4,15}$' }), Type.Union([Type.String(), Type.Array(Type.String())]))),
+    /** Addresses calls from this trunk come from ("203.0.113.5" or "203.0.113.5:5060"); the host when absent. */
+    inbound_addresses: Type.Optional(Type.Array(Type.String())),
+  },
+  { additionalProperties: false },
+);
+export type TrunkConfig = Static<typeof TrunkConfig>;
+const trunkList = Compile(Type.Array(TrunkConfig));
+
+const trunks: Parser<TrunkConfig[]> = {
+  expected: 'a JSON array of trunks [{"name","host","port","transport","username","password","register","dids":{"+1…":["alice"]}}]',
+  parse(raw, key) {
+    if (raw.trim() === '') return [];
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw new ConfigError(key, raw, trunks.expected);
+    }
+    if (!trunkList.Check(value)) {
+      const first = trunkList.Errors(value)[0];
+      throw new ConfigError(key, raw.length > 120 ? `${raw.slice(0, 117)}...` : raw, `${trunks.expected}; at ${first?.instancePath || '/'}: ${first?.message ?? 'invalid'}`);
+    }
+    return value;
   },
 };
 
@@ -145,6 +206,23 @@ export const OPTIONS = {
   LOGIN_MAX_FAILURES_PER_ACCOUNT: option(integer(1, 1000), 5, 'Failed logins to one account before it is paused for LOGIN_LOCK_MINUTES.'),
   LOGIN_MAX_FAILURES_PER_IP: option(integer(1, 100000), 30, 'Failed logins from one address (any accounts) per LOGIN_LOCK_MINUTES before it is paused.'),
   LOGIN_LOCK_MINUTES: option(integer(1, 24 * 60), 15, 'Window of the login rate limits.'),
+  SIP_HOST: option(optionalHost(), undefined, 'Address the SIP UDP/TCP/TLS listeners bind to.', 'HOST'),
+  SIP_PORT: option(integer(0, 65535), 5060, 'SIP over UDP and TCP port (SIP over WebSocket is at /sip on PORT).'),
+  SIPS_PORT: option(integer(0, 65535), 5061, 'SIP over TLS port, when TLS_CERT/TLS_KEY are set.'),
+  SIP_DOMAIN: option(host, os.hostname(), 'SIP domain of the users (sip:alice@SIP_DOMAIN) and digest realm.', 'the host name'),
+  SIP_ADVERTISED_HOST: option(optionalHost(), undefined, 'Host put in Via and Contact headers (set it behind NAT).', 'SIP_HOST'),
+  SIP_T1_MS: option(integer(10, 10_000), 500, 'SIP timer T1 (round-trip estimate); every retransmission timer scales with it.'),
+  SIP_RING_TIMEOUT_S: option(integer(5, 600), 45, 'Seconds a call rings before the caller gets "no answer" (480).'),
+  SIP_DECLINE_STOPS_ALL: option(boolean, false, 'Declining on one device stops the call ringing on the others.'),
+  SIP_MAX_CONTACTS: option(integer(1, 100), 10, 'Registered devices per user; the least recently refreshed goes first.'),
+  SIP_MIN_EXPIRES: option(integer(10, 3600), 60, 'Shortest registration accepted (shorter gets 423 Interval Too Brief).'),
+  SIP_MAX_EXPIRES: option(integer(60, 86_400), 3600, 'Longest registration granted.'),
+  SIP_RATE_LIMIT: option(integer(0, 1_000_000), 500, 'SIP requests per second one address may send (0 = no limit).'),
+  SIP_AUTH_FAILURE_LIMIT: option(integer(1, 10_000), 10, 'Failed SIP authentications from one address before it is blocked.'),
+  SIP_AUTH_BLOCK_MINUTES: option(integer(1, 24 * 60), 15, 'How long such an address is blocked.'),
+  SIP_ALLOWED_PREFIXES: option(prefixes, undefined, 'E.164 prefixes users may dial out to by default (per-user setting overrides).', '+<country code of PHONE_DEFAULT_REGION>'),
+  TRUNKS: option(trunks, [] as TrunkConfig[], 'SIP trunks as JSON (better in the config file): host, port, transport, credentials, register, DIDs.', '[]'),
+  NODE_ID: option(string, os.hostname(), 'Name of this node when several share a database.', 'the host name'),
 } as const;
 
 type Options = typeof OPTIONS;
@@ -158,6 +236,10 @@ export type Config = { [K in ConfigKey]: Options[K]['default'] } & {
   tls: boolean;
   /** Where values came from, for the start-up log. */
   configFile: string | undefined;
+  /** SIP listen address (SIP_HOST or HOST). */
+  sipHost: string;
+  /** Dialling rule for users without their own. */
+  allowedPrefixes: string[];
 };
 
 export interface LoadConfigInput {
@@ -213,6 +295,16 @@ export function loadConfig({ env = process.env, argv = [], cwd = process.cwd() }
   const shownHost = config.HOST === '0.0.0.0' || config.HOST === '::' ? 'localhost' : config.HOST;
   const hostPart = isIP(shownHost) === 6 ? `[${shownHost}]` : shownHost;
   config.publicUrl = config.BASE_URL ?? `${scheme}://${hostPart}:${config.PORT}`;
+  config.sipHost = config.SIP_HOST ?? config.HOST;
+  config.allowedPrefixes = config.SIP_ALLOWED_PREFIXES ?? [`+${getCountryCallingCode(config.PHONE_DEFAULT_REGION)}`];
+  if (config.SIP_MIN_EXPIRES > config.SIP_MAX_EXPIRES) {
+    throw new ConfigError('SIP_MIN_EXPIRES', String(config.SIP_MIN_EXPIRES), `at most SIP_MAX_EXPIRES (${config.SIP_MAX_EXPIRES})`);
+  }
+  const names = new Set<string>();
+  for (const t of config.TRUNKS) {
+    if (names.has(t.name)) throw new ConfigError('TRUNKS', t.name, 'unique trunk names');
+    names.add(t.name);
+  }
   return config;
 }
 

@@ -24,6 +24,10 @@ export async function startServer(options: { engine?: EngineName; env?: Record<s
     env: {
       HOST: '127.0.0.1',
       PORT: '0',
+      SIP_PORT: '0',
+      SIPS_PORT: '0',
+      SIP_DOMAIN: '127.0.0.1',
+      SIP_T1_MS: '50',
       DATA_DIR: dataDir,
       LOG_LEVEL: 'silent',
       ...(engine === 'postgres' ? { DATABASE_URL: TEST_DATABASE_URL } : {}),

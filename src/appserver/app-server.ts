@@ -1,0 +1,356 @@
+/**
+ * The application server (the brief's EXPERiUS role): the SIP transaction user that registers
+ * devices, anchors every call as a B2BUA, forks it to all of the callee's devices, and sends
+ * numbers that are not users out through a trunk. It answers everything that is not its
+ * business with the right SIP error, and drops requests from addresses that keep failing to
+ * authenticate.
+ */
+import type { Server as HttpServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config/index.ts';
+import {
+  DigestServer,
+  NameAddr,
+  SipEndpoint,
+  createResponse,
+  parseUri,
+  percentDecode,
+  type InviteServerTransaction,
+  type ServerTransaction,
+  type SipRequest,
+  type SipResponse,
+  type Source,
+  type TransactionUser,
+  type WebSocketUpgradeAuth,
+} from '../sip/index.ts';
+import type { Store, User } from '../store/index.ts';
+import { SipAuthenticator, type Caller } from './authenticator.ts';
+import { ALLOW, Call, DialogRegistry, type CallSetup, type CallTarget } from './b2bua/call.ts';
+import { CallEventBus, CallRecorder, type CallParty } from './call-events.ts';
+import { LocationService } from './location-service.ts';
+import { Registrar } from './registrar.ts';
+import { CallRouter, type Route } from './router.ts';
+import { SipUsers } from './sip-users.ts';
+import { SourceGuard } from './source-guard.ts';
+import { Trunk, TrunkRegistration } from './trunks.ts';
+
+export interface AppServerLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface AppServerDeps {
+  config: Config;
+  store: Store;
+  log: AppServerLog;
+  /** Shared secret for digest nonces (any node can check another's). */
+  secret: string;
+  clock?: () => number;
+}
+
+/** Option tags we understand when a request Requires them (RFC 3261 §8.2.2.3). */
+const SUPPORTED = new Set(['outbound', 'path', 'gruu']);
+
+export class AppServer implements TransactionUser {
+  readonly endpoint: SipEndpoint;
+  readonly events = new CallEventBus();
+  readonly location: LocationService;
+  readonly recorder: CallRecorder;
+  readonly users: SipUsers;
+  readonly trunks: Trunk[];
+  readonly ports: { udp?: number; tcp?: number; tls?: number } = {};
+  private readonly dialogs = new DialogRegistry();
+  private readonly calls = new Map<string, Call>();
+  private readonly registrar: Registrar;
+  private readonly authenticator: SipAuthenticator;
+  private readonly router: CallRouter;
+  private readonly guard: SourceGuard;
+  private readonly trunkRegistrations: TrunkRegistration[] = [];
+  private readonly clock: () => number;
+  private readonly log: AppServerLog;
+  private readonly domain: string;
+  private purgeTimer: NodeJS.Timeout | undefined;
+
+  private constructor(private readonly deps: AppServerDeps) {
+    const { config, store } = deps;
+    this.log = deps.log;
+    this.clock = deps.clock ?? Date.now;
+    this.domain = config.SIP_DOMAIN;
+    this.endpoint = new SipEndpoint({
+      transport: { maxMessageBytes: 64 * 1024, rateLimitPerSource: config.SIP_RATE_LIMIT, logger: deps.log },
+      timers: { T1: config.SIP_T1_MS },
+      ...(config.SIP_ADVERTISED_HOST ? { advertisedHost: config.SIP_ADVERTISED_HOST } : {}),
+      userAgent: 'Ringside',
+    });
+    this.endpoint.user = this;
+    this.users = new SipUsers(store);
+    this.trunks = config.TRUNKS.map((t) => new Trunk(t));
+    this.location = new LocationService(store, this.endpoint.transport, config.NODE_ID, { clock: this.clock, maxContacts: config.SIP_MAX_CONTACTS });
+    this.registrar = new Registrar(this.location, this.users, {
+      minExpires: config.SIP_MIN_EXPIRES,
+      maxExpires: config.SIP_MAX_EXPIRES,
+      defaultExpires: Math.min(3600, config.SIP_MAX_EXPIRES),
+      clock: this.clock,
+    });
+    this.guard = new SourceGuard({ limit: config.SIP_AUTH_FAILURE_LIMIT, blockMinutes: config.SIP_AUTH_BLOCK_MINUTES, clock: this.clock });
+    const digest = new DigestServer({ realm: this.domain, secret: deps.secret, clock: this.clock });
+    this.authenticator = new SipAuthenticator(digest, this.users, this.trunks, this.guard, deps.log);
+    this.router = new CallRouter(this.users, this.trunks, { defaultRegion: config.PHONE_DEFAULT_REGION, allowedPrefixes: config.allowedPrefixes });
+    this.recorder = new CallRecorder(store, this.events, config.NODE_ID, deps.log);
+  }
+
+  static async start(deps: AppServerDeps): Promise<AppServer> {
+    const server = new AppServer(deps);
+    const { config } = deps;
+    for (const trunk of server.trunks) await trunk.resolve();
+    const dropped = await server.location.dropStaleFlows();
+    if (dropped > 0) deps.log.info({ dropped }, 'dropped registrations whose connections ended with the last run');
+    // UDP first: with SIP_PORT=0 (tests) TCP then takes the same free port, as SIP expects.
+    Object.assign(server.ports, await server.endpoint.listen({ host: config.sipHost, udp: config.SIP_PORT }));
+    Object.assign(
+      server.ports,
+      await server.endpoint.listen({
+        host: config.sipHost,
+        tcp: server.ports.udp!,
+        ...(config.tls ? { tls: { port: config.SIPS_PORT, options: { cert: readFileSync(config.TLS_CERT!), key: readFileSync(config.TLS_KEY!) } } } : {}),
+      }),
+    );
+    for (const trunk of server.trunks) {
+      if (trunk.config.register && trunk.credentials) {
+        const registration = new TrunkRegistration(trunk, server.endpoint, deps.log);
+        server.trunkRegistrations.push(registration);
+        registration.start();
+      }
+    }
+    server.purgeTimer = setInterval(() => void server.location.purgeExpired().catch(() => undefined), 60_000);
+    server.purgeTimer.unref();
+    deps.log.info({ domain: config.SIP_DOMAIN, host: config.sipHost, ...server.ports, trunks: server.trunks.map((t) => t.name) }, 'SIP application server listening');
+    return server;
+  }
+
+  /** SIP over WebSocket at `/sip` on the web server (RFC 7118). */
+  attachWebSocket(http: HttpServer, options: { secure: boolean; host: string; port: number; authenticate?: WebSocketUpgradeAuth }): void {
+    this.endpoint.transport.attachWebSocket(http, { path: '/sip', ...options });
+  }
+
+  get activeCalls(): number {
+    return this.calls.size;
+  }
+
+  // ---------------------------------------------------------------- TransactionUser
+
+  onRequest(transaction: ServerTransaction): void {
+    this.handle(transaction).catch((err: unknown) => {
+      this.log.error({ err, method: transaction.request.method }, 'error handling SIP request');
+      try {
+        transaction.respond(createResponse(transaction.request, 500));
+      } catch {
+        // already answered
+      }
+    });
+  }
+
+  onAck(ack: SipRequest): void {
+    const found = this.dialogs.find(ack);
+    found?.call.onAck(found.side, ack);
+  }
+
+  onStrayResponse(response: SipResponse, source: Source): void {
+    this.log.debug({ status: response.status, callId: response.header('Call-ID'), from: `${source.address}:${source.port}` }, 'response matched no transaction');
+  }
+
+  private async handle(transaction: ServerTransaction): Promise<void> {
+    const { request, source } = transaction;
+    const reply = (status: number, reason?: string, headers: [string, string][] = []) => {
+      const r = createResponse(request, status, { ...(reason ? { reason } : {}), ...(transaction.isInvite ? { toTag: transaction.localTag } : {}) });
+      for (const [k, v] of headers) r.setHeader(k, v);
+      transaction.respond(r);
+    };
+    if (this.guard.isBlocked(source.address)) return; // silently: scanners get nothing to learn from
+
+    // RFC 4475 §3.3.7 / RFC 3261 §8.2.2.1: only SIP URIs are served.
+    if (!request.uri.isSip) return reply(416, 'Unsupported URI Scheme');
+    const required = request.headerValues('Require').filter((tag) => !SUPPORTED.has(tag.toLowerCase()));
+    if (required.length > 0 && request.method !== 'ACK' && request.method !== 'CANCEL') {
+      return reply(420, 'Bad Extension', [['Unsupported', required.join(', ')]]);
+    }
+
+    const inDialog = request.to.tag !== undefined;
+    if (inDialog) {
+      const found = this.dialogs.find(request);
+      if (!found) return reply(481);
+      found.call.onRequest(found.side, transaction);
+      return;
+    }
+
+    switch (request.method) {
+      case 'REGISTER': {
+        const caller = await this.authenticator.authenticate(transaction, { allowTrunk: false });
+        if (caller?.kind === 'user') await this.registrar.handle(transaction, caller.user);
+        return;
+      }
+      case 'INVITE':
+        return this.invite(transaction as InviteServerTransaction);
+      case 'OPTIONS':
+        return reply(200, undefined, [
+          ['Allow', ALLOW],
+          ['Accept', 'application/sdp'],
+          ['Supported', 'outbound, path'],
+        ]);
+      case 'BYE':
+      case 'INFO':
+      case 'UPDATE':
+      case 'PRACK':
+      case 'NOTIFY':
+        return reply(481);
+      case 'MESSAGE':
+      case 'SUBSCRIBE':
+      case 'PUBLISH':
+      case 'REFER':
+        return reply(405, undefined, [['Allow', ALLOW]]);
+      default:
+        return reply(501);
+    }
+  }
+
+  private async invite(transaction: InviteServerTransaction): Promise<void> {
+    const { request, source } = transaction;
+    const reply = (status: number, reason?: string, headers: [string, string][] = []) => {
+      const r = createResponse(request, status, { toTag: transaction.localTag, ...(reason ? { reason } : {}) });
+      for (const [k, v] of headers) r.setHeader(k, v);
+      transaction.respond(r);
+    };
+    transaction.respond(createResponse(request, 100));
+    if (request.maxForwards === 0) return reply(483);
+    const type = request.contentType;
+    if (request.body.length > 0 && type !== 'application/sdp') {
+      return reply(415, undefined, [['Accept', 'application/sdp']]);
+    }
+    const caller = await this.authenticator.authenticate(transaction, { allowTrunk: true });
+    if (!caller) return;
+    if (caller.kind === 'user' && !this.speaksForItself(request, caller.user)) {
+      this.log.warn({ user: caller.user.sip_username, from: request.header('From') }, 'INVITE with another identity in From refused');
+      return reply(403, 'From does not match the authenticated user');
+    }
+    if (transaction.cancelled) return reply(487);
+    const route = await this.router.route(request, caller);
+    if (route.kind === 'reject') {
+      this.log.info({ to: request.uri.toString(), status: route.status, reason: route.reason }, 'call not routed');
+      return reply(route.status, route.reason);
+    }
+    const setup = await this.setup(transaction, caller, route);
+    const call = new Call(setup, {
+      endpoint: this.endpoint,
+      events: this.events,
+      dialogs: this.dialogs,
+      log: this.log,
+      ringTimeoutMs: this.deps.config.SIP_RING_TIMEOUT_S * 1000,
+      declineStopsAll: this.deps.config.SIP_DECLINE_STOPS_ALL,
+      clock: this.clock,
+      onEnded: (c) => this.calls.delete(c.id),
+    });
+    this.calls.set(call.id, call);
+    call.start();
+  }
+
+  /** From must name the authenticated user (by SIP name or extension): nobody calls as someone else. */
+  private speaksForItself(request: SipRequest, user: User): boolean {
+    const from = request.from.uri;
+    if (!from.isSip || !from.user) return false;
+    const name = from.decodedUser!.toLowerCase();
+    return name === user.sip_username || name === user.extension;
+  }
+
+  private async setup(transaction: InviteServerTransaction, caller: Caller, route: Exclude<Route, { kind: 'reject' }>): Promise<CallSetup> {
+    const { request } = transaction;
+    const fromHeader = request.from;
+    let from: CallParty;
+    let presentedFrom: NameAddr;
+    if (caller.kind === 'user') {
+      const u = caller.user;
+      from = { uri: `sip:${u.sip_username}@${this.domain}`, number: u.extension ?? u.sip_username, display: u.name, userId: u.id };
+      // Devices show a number they can call back: the extension when there is one.
+      presentedFrom = new NameAddr(parseUri(`sip:${u.extension ?? u.sip_username}@${this.domain}`), u.name);
+    } else {
+      const rawUser = fromHeader.uri.isSip ? percentDecode(fromHeader.uri.user ?? '') : '';
+      const e164 = this.router.toE164(rawUser.replace(/[\s()./-]/g, ''), true);
+      const number = e164 ?? (rawUser || null);
+      from = { uri: fromHeader.uri.toString(), number, display: fromHeader.displayName ?? null, userId: null };
+      presentedFrom = new NameAddr(parseUri(`sip:${encodeURIComponent(number ?? 'anonymous').replace('%2B', '+')}@${this.domain}`), fromHeader.displayName);
+    }
+
+    if (route.kind === 'trunk') {
+      const trunk = route.trunk;
+      const callerId = caller.kind === 'user' ? this.callerIdFor(caller.user, trunk) : undefined;
+      const presented = new NameAddr(parseUri(`sip:${callerId ?? 'anonymous'}@${trunk.fromDomain}`), caller.kind === 'user' ? caller.user.name : undefined);
+      const target: CallTarget = {
+        userId: null,
+        registrationId: null,
+        device: `trunk ${trunk.name}`,
+        trunkName: trunk.name,
+        destination: trunk.destination(),
+        requestUri: trunk.requestUri(route.number),
+        ...(trunk.credentials ? { credentials: trunk.credentials } : {}),
+      };
+      return {
+        transaction,
+        direction: 'outbound',
+        from,
+        to: { uri: target.requestUri.toString(), number: route.number, display: null, userId: null },
+        calleeUserIds: [],
+        trunk: trunk.name,
+        presentedFrom: presented,
+        presentedTo: new NameAddr(parseUri(`sip:${route.number}@${trunk.fromDomain}`)),
+        targets: [target],
+      };
+    }
+
+    const targets: CallTarget[] = [];
+    for (const user of route.users) {
+      for (const binding of await this.location.bindings(user.id)) {
+        const destination = this.location.destination(binding);
+        if (!destination) continue;
+        // Calling oneself from a device: ring the user's other devices, not the calling one.
+        if (destination.address === transaction.source.address && destination.port === transaction.source.port && destination.protocol === transaction.source.protocol) continue;
+        let requestUri;
+        try {
+          requestUri = parseUri(binding.contact);
+        } catch {
+          continue;
+        }
+        targets.push({ userId: user.id, registrationId: binding.id, device: binding.device, trunkName: null, destination, requestUri });
+      }
+    }
+    const first = route.users[0]!;
+    return {
+      transaction,
+      direction: caller.kind === 'trunk' ? 'inbound' : 'internal',
+      from,
+      to: { uri: `sip:${first.sip_username}@${this.domain}`, number: route.number ?? first.extension ?? first.sip_username, display: first.name, userId: first.id },
+      calleeUserIds: route.users.map((u) => u.id),
+      trunk: caller.kind === 'trunk' ? caller.trunk.name : null,
+      presentedFrom,
+      presentedTo: new NameAddr(parseUri(`sip:${first.sip_username}@${this.domain}`), first.name),
+      targets,
+    };
+  }
+
+  /** The number a user's outbound calls show: their own DID on that trunk, else the trunk's. */
+  private callerIdFor(user: User, trunk: Trunk): string | undefined {
+    for (const [did, targets] of Object.entries(trunk.config.dids ?? {})) {
+      const names = Array.isArray(targets) ? targets : [targets];
+      if (names.some((n) => n.toLowerCase() === user.email || n.toLowerCase() === user.sip_username || n === user.extension)) return did;
+    }
+    return trunk.config.caller_id;
+  }
+
+  async close(): Promise<void> {
+    if (this.purgeTimer) clearInterval(this.purgeTimer);
+    for (const r of this.trunkRegistrations) r.stop();
+    for (const call of [...this.calls.values()]) call.shutdown();
+    await this.recorder.close();
+    await this.endpoint.close();
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Who sent a request: a user (digest with their device password, or a connection the gateway
+ * bound to them), a trunk (by source address), or nobody — in which case the request is
+ * challenged and goes no further. Failures count against the source address (`SourceGuard`).
+ */
+import { createResponse, DigestServer, type ServerTransaction, type Source } from '../sip/index.ts';
+import type { User } from '../store/index.ts';
+import type { SipUsers } from './sip-users.ts';
+import type { SourceGuard } from './source-guard.ts';
+import type { Trunk } from './trunks.ts';
+
+export type Caller = { kind: 'user'; user: User } | { kind: 'trunk'; trunk: Trunk };
+
+export interface AuthenticatorLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export class SipAuthenticator {
+  constructor(
+    private readonly digest: DigestServer,
+    private readonly users: SipUsers,
+    private readonly trunks: Trunk[],
+    private readonly guard: SourceGuard,
+    private readonly log: AuthenticatorLog,
+  ) {}
+
+  trunkFor(source: Source): Trunk | undefined {
+    return this.trunks.find((t) => t.matches(source));
+  }
+
+  /**
+   * The authenticated caller of `transaction`'s request, or undefined after answering it
+   * (401/407 challenge, 403 for wrong credentials). REGISTER uses 401/WWW-Authenticate, every
+   * other request 407/Proxy-Authenticate (RFC 3261 §22.3).
+   */
+  async authenticate(transaction: ServerTransaction, options: { allowTrunk: boolean }): Promise<Caller | undefined> {
+    const { request, source } = transaction;
+    const identity = source.flow?.identity;
+    if (identity?.kind === 'user') {
+      const user = await this.users.byId(identity.userId);
+      if (user && !user.disabled) return { kind: 'user', user };
+      transaction.respond(createResponse(request, 403, { reason: 'Forbidden' }));
+      return undefined;
+    }
+    if (options.allowTrunk) {
+      const trunk = this.trunkFor(source);
+      if (trunk) return { kind: 'trunk', trunk };
+    }
+    const registrar = request.method === 'REGISTER';
+    const verdict = await this.digest.verify(request, registrar ? 'Authorization' : 'Proxy-Authorization', (name) => this.users.passwordOf(name));
+    switch (verdict.kind) {
+      case 'ok': {
+        const user = await this.users.find(verdict.username);
+        if (!user) break;
+        this.guard.succeeded(source.address);
+        return { kind: 'user', user };
+      }
+      case 'missing':
+      case 'stale': {
+        const response = createResponse(request, registrar ? 401 : 407, transaction.isInvite ? { toTag: transaction.localTag } : {});
+        for (const c of this.digest.challenges(verdict.kind === 'stale')) response.addHeader(registrar ? 'WWW-Authenticate' : 'Proxy-Authenticate', c);
+        transaction.respond(response);
+        return undefined;
+      }
+      case 'failed':
+        this.log.info({ source: `${source.address}:${source.port}`, username: verdict.username, reason: verdict.reason, method: request.method }, 'SIP authentication failed');
+        break;
+    }
+    if (this.guard.failed(source.address)) {
+      this.log.warn({ source: source.address }, 'blocking address after repeated SIP authentication failures');
+    }
+    transaction.respond(createResponse(request, 403, { reason: 'Forbidden', ...(transaction.isInvite ? { toTag: transaction.localTag } : {}) }));
+    return undefined;
+  }
+}

@@ -1,0 +1,460 @@
+/**
+ * An anchored call: the B2BUA is the callee for the caller's leg (A) and the caller for one
+ * branch per device it rings (B). It forks in parallel, relays one early dialog to the caller,
+ * takes the first 2xx, cancels the rest with `Reason: SIP;cause=200;text="Call completed
+ * elsewhere"`, then relays what flows between the two legs (re-INVITE, BYE, INFO …) until one
+ * side hangs up. Every step is a call event.
+ */
+import {
+  Dialog,
+  SipRequest,
+  createResponse,
+  dialogKey,
+  newTag,
+  randomToken,
+  type Destination,
+  type InviteServerTransaction,
+  type NameAddr,
+  type ServerTransaction,
+  type SipEndpoint,
+  type SipResponse,
+  type Uri,
+} from '../../sip/index.ts';
+import type { CallDirection } from '../../store/index.ts';
+import type { CallEndCause, CallEventBus, CallParty } from '../call-events.ts';
+import { Branch, type BranchTarget, type BranchUser } from './branch.ts';
+
+export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY';
+export const COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"';
+
+export interface CallLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}
+
+/** In-dialog requests find their call here by Call-ID and tags. */
+export class DialogRegistry {
+  private readonly byKey = new Map<string, { call: Call; side: Side }>();
+
+  add(dialog: Dialog, call: Call, side: Side): void {
+    this.byKey.set(dialog.key, { call, side });
+  }
+
+  remove(dialog: Dialog): void {
+    this.byKey.delete(dialog.key);
+  }
+
+  /** The call of an incoming in-dialog request: its To tag is ours, its From tag the peer's. */
+  find(request: SipRequest): { call: Call; side: Side } | undefined {
+    const local = request.to.tag;
+    const remote = request.from.tag;
+    if (!local || !remote) return undefined;
+    return this.byKey.get(dialogKey({ callId: request.callId, localTag: local, remoteTag: remote }));
+  }
+
+  get size(): number {
+    return this.byKey.size;
+  }
+}
+
+export type Side = 'a' | 'b';
+
+export interface CallContext {
+  endpoint: SipEndpoint;
+  events: CallEventBus;
+  dialogs: DialogRegistry;
+  log: CallLog;
+  ringTimeoutMs: number;
+  declineStopsAll: boolean;
+  clock: () => number;
+  /** Called once the call has ended and been reported. */
+  onEnded(call: Call): void;
+}
+
+export interface CallTarget extends BranchTarget {
+  requestUri: Uri;
+}
+
+export interface CallSetup {
+  transaction: InviteServerTransaction;
+  direction: CallDirection;
+  from: CallParty;
+  to: CallParty;
+  calleeUserIds: string[];
+  trunk: string | null;
+  /** From and To of the INVITEs to the devices. */
+  presentedFrom: NameAddr;
+  presentedTo: NameAddr;
+  targets: CallTarget[];
+}
+
+type CallState = 'ringing' | 'answered' | 'ended';
+
+export class Call implements BranchUser {
+  readonly id: string = crypto.randomUUID();
+  state: CallState = 'ringing';
+  private readonly a: InviteServerTransaction;
+  private readonly aDestination: Destination;
+  private aDialog: Dialog | undefined;
+  private readonly branches: Branch[] = [];
+  private answered: Branch | undefined;
+  private answeredAt: number | undefined;
+  private sentRinging = false;
+  private sentEarlyMedia = false;
+  private ringTimer: NodeJS.Timeout | undefined;
+  private okRetransmit: NodeJS.Timeout | undefined;
+  private okResponse: SipResponse | undefined;
+  /** The caller's INVITE had no SDP: the offer comes in our 200, the answer in its ACK for the device. */
+  private readonly delayedOffer: boolean;
+  private readonly ringingBranches = new Set<Branch>();
+  /** The ACK of our 200 to the caller has not arrived yet. */
+  private awaitingAck = false;
+  /** A re-INVITE being relayed; only one at a time (a second gets 491, RFC 3261 §14.1). */
+  private reinvite: { from: Side; deferredAck: boolean } | undefined;
+  /** A re-INVITE without offer: its originator's ACK carries the answer, to pass on to the other leg. */
+  private pendingAckToOther: { from: Side; dialog: Dialog; cseq: number } | undefined;
+
+  constructor(
+    private readonly setup: CallSetup,
+    private readonly ctx: CallContext,
+  ) {
+    this.a = setup.transaction;
+    const source = this.a.source;
+    // Requests to the caller go back where it called from (its connection, or its address — NAT-safe).
+    this.aDestination = { protocol: source.protocol, address: source.address, port: source.port, ...(source.flow ? { flow: source.flow } : {}) };
+    this.delayedOffer = this.a.request.body.length === 0;
+  }
+
+  get sipCallId(): string {
+    return this.a.request.callId;
+  }
+
+  start(): void {
+    const { setup, ctx } = this;
+    ctx.events.publish({
+      type: 'call.started',
+      callId: this.id,
+      at: ctx.clock(),
+      direction: setup.direction,
+      from: setup.from,
+      to: setup.to,
+      calleeUserIds: setup.calleeUserIds,
+      trunk: setup.trunk,
+      sipCallId: this.sipCallId,
+    });
+    this.a.on('cancel', () => this.onCallerCancel());
+    if (setup.targets.length === 0) {
+      this.finish(480, 'unavailable', 'Temporarily Unavailable');
+      return;
+    }
+    const maxForwards = Math.max(0, (this.a.request.maxForwards ?? 70) - 1);
+    for (const target of setup.targets) {
+      const branch = new Branch(target, this.branchInvite(target, maxForwards), ctx.endpoint, this, ctx.endpoint.contact(target.destination.protocol));
+      this.branches.push(branch);
+    }
+    for (const branch of this.branches) branch.start();
+    this.ringTimer = setTimeout(() => this.onRingTimeout(), ctx.ringTimeoutMs);
+  }
+
+  private branchInvite(target: CallTarget, maxForwards: number): SipRequest {
+    const from = this.setup.presentedFrom.clone();
+    from.tag = newTag();
+    const request = new SipRequest('INVITE', target.requestUri);
+    request.setHeader('Max-Forwards', String(maxForwards));
+    request.setHeader('From', from.toString());
+    request.setHeader('To', this.setup.presentedTo.toString());
+    request.setHeader('Call-ID', `${randomToken(12)}@ringside`);
+    request.setHeader('CSeq', '1 INVITE');
+    request.setHeader('Contact', this.ctx.endpoint.contact(target.destination.protocol));
+    request.setHeader('Allow', ALLOW);
+    request.setHeader('X-Ringside-Call', this.id);
+    for (const name of ['Subject', 'Priority', 'Alert-Info', 'Call-Info']) {
+      for (const v of this.a.request.headerValues(name)) request.addHeader(name, v);
+    }
+    if (this.a.request.body.length > 0) {
+      request.body = this.a.request.body;
+      request.setHeader('Content-Type', this.a.request.header('Content-Type') ?? 'application/sdp');
+    }
+    return request;
+  }
+
+  // ---------------------------------------------------------------- A side
+
+  private respondA(status: number, options: { reason?: string; body?: Buffer; contentType?: string; headers?: [string, string][] } = {}): SipResponse {
+    const response = createResponse(this.a.request, status, { toTag: this.a.localTag, ...(options.reason ? { reason: options.reason } : {}) });
+    if (status > 100 && status < 300) {
+      response.setHeader('Contact', this.ctx.endpoint.contact(this.aDestination.protocol));
+      response.setHeader('Allow', ALLOW);
+    }
+    for (const [k, v] of options.headers ?? []) response.setHeader(k, v);
+    if (options.body && options.body.length > 0) {
+      response.body = options.body;
+      response.setHeader('Content-Type', options.contentType ?? 'application/sdp');
+    }
+    this.a.respond(response);
+    return response;
+  }
+
+  private onCallerCancel(): void {
+    if (this.state !== 'ringing') return;
+    for (const b of this.branches) b.cancel();
+    this.finish(487, 'cancelled', 'Request Terminated', 'caller');
+  }
+
+  private onRingTimeout(): void {
+    if (this.state !== 'ringing') return;
+    this.ctx.log.info({ call: this.id }, 'no answer before the ring timeout');
+    this.finish(480, 'no-answer', 'No Answer');
+  }
+
+  /** The call ends before anyone answered: one final response to the caller. */
+  private finish(status: number, cause: CallEndCause, reason?: string, hangupBy: 'caller' | 'callee' | 'system' = 'system'): void {
+    if (this.state !== 'ringing') return;
+    for (const b of this.branches) b.cancel();
+    this.respondA(status, reason ? { reason } : {});
+    this.end(cause, status, hangupBy);
+  }
+
+  // ---------------------------------------------------------------- B side (BranchUser)
+
+  onProvisional(branch: Branch, response: SipResponse): void {
+    if (this.state !== 'ringing') return;
+    if (!this.ringingBranches.has(branch)) {
+      this.ringingBranches.add(branch);
+      this.ctx.events.publish({
+        type: 'call.ringing',
+        callId: this.id,
+        at: this.ctx.clock(),
+        userId: branch.target.userId,
+        device: branch.target.device,
+        registrationId: branch.target.registrationId,
+      });
+    }
+    // One early dialog towards the caller. Early media only when a single device rings: with
+    // several, each would answer the offer differently.
+    if (response.body.length > 0 && this.branches.length === 1 && !this.sentEarlyMedia) {
+      this.sentEarlyMedia = true;
+      this.sentRinging = true;
+      this.respondA(183, { body: response.body, contentType: response.header('Content-Type') ?? 'application/sdp' });
+    } else if (!this.sentRinging) {
+      this.sentRinging = true;
+      this.respondA(180);
+    }
+  }
+
+  onAnswer(branch: Branch, response: SipResponse): void {
+    if (this.state !== 'ringing') {
+      // Another device won, or the caller is gone: take this answer and hang it up.
+      branch.acknowledge();
+      branch.bye();
+      return;
+    }
+    this.state = 'answered';
+    this.answered = branch;
+    this.answeredAt = this.ctx.clock();
+    if (this.ringTimer) clearTimeout(this.ringTimer);
+    for (const other of this.branches) if (other !== branch) other.cancel(COMPLETED_ELSEWHERE);
+
+    if (!this.delayedOffer) branch.acknowledge();
+    this.okResponse = this.respondA(200, { body: response.body, contentType: response.header('Content-Type') ?? 'application/sdp' });
+    this.aDialog = Dialog.asUas(this.a.request, this.a.localTag, this.aDestination, this.ctx.endpoint.contact(this.aDestination.protocol));
+    this.ctx.dialogs.add(this.aDialog, this, 'a');
+    this.ctx.dialogs.add(branch.dialog!, this, 'b');
+    this.ctx.events.publish({
+      type: 'call.answered',
+      callId: this.id,
+      at: this.answeredAt,
+      userId: branch.target.userId,
+      device: branch.target.device,
+      registrationId: branch.target.registrationId,
+    });
+    this.awaitingAck = true;
+    if (this.aDestination.protocol === 'UDP') this.retransmitOk(this.ctx.endpoint.transactions.timers.T1, 0);
+  }
+
+  /** §13.3.1.4: the UAS core resends its 2xx until the ACK arrives; no ACK in 64*T1 ends the call. */
+  private retransmitOk(interval: number, elapsed: number): void {
+    const { T1, T2 } = this.ctx.endpoint.transactions.timers;
+    this.okRetransmit = setTimeout(() => {
+      if (this.state !== 'answered' || !this.okResponse) return;
+      if (elapsed + interval >= 64 * T1) {
+        this.ctx.log.warn({ call: this.id }, 'caller never acknowledged the answer; hanging up');
+        this.hangUp('system', 'failed');
+        return;
+      }
+      this.ctx.endpoint.send(this.okResponse, this.a.destination);
+      this.retransmitOk(Math.min(interval * 2, T2), elapsed + interval);
+    }, interval);
+  }
+
+  onFailure(branch: Branch, status: number): void {
+    void branch;
+    if (this.state !== 'ringing') return;
+    if (status === 603 && this.ctx.declineStopsAll) {
+      this.finish(603, 'declined', 'Decline', 'callee');
+      return;
+    }
+    if (this.branches.some((b) => b.pending)) return;
+    const statuses = this.branches.map((b) => b.finalStatus ?? 500);
+    const [best, cause] = bestFailure(statuses);
+    this.finish(best, cause, undefined, cause === 'declined' || cause === 'busy' ? 'callee' : 'system');
+  }
+
+  // ---------------------------------------------------------------- in dialog
+
+  /** An ACK of a 2xx we sent (initial answer or re-INVITE). */
+  onAck(side: Side, ack: SipRequest): void {
+    const body = ack.body.length > 0 ? { sdp: ack.body, contentType: ack.header('Content-Type') ?? 'application/sdp' } : undefined;
+    if (side === 'a' && this.awaitingAck) {
+      this.awaitingAck = false;
+      if (this.okRetransmit) clearTimeout(this.okRetransmit);
+      this.okRetransmit = undefined;
+      this.okResponse = undefined;
+      if (this.delayedOffer) this.answered?.acknowledge(body);
+      return;
+    }
+    const pending = this.pendingAckToOther;
+    if (pending && pending.from === side) {
+      this.pendingAckToOther = undefined;
+      const forwarded = pending.dialog.createRequest('ACK', { cseq: pending.cseq, ...(body ? { body: body.sdp, contentType: body.contentType } : {}) });
+      this.ctx.endpoint.sendAck(forwarded, pending.dialog.destination);
+    }
+  }
+
+  onRequest(side: Side, transaction: ServerTransaction): void {
+    const request = transaction.request;
+    const own = side === 'a' ? this.aDialog : this.answered?.dialog;
+    const other = side === 'a' ? this.answered?.dialog : this.aDialog;
+    if (!own || !other || this.state !== 'answered') {
+      transaction.respond(createResponse(request, 481));
+      return;
+    }
+    if (!own.acceptRemoteSeq(request)) {
+      transaction.respond(createResponse(request, 500, { reason: 'CSeq out of order' }));
+      return;
+    }
+    switch (request.method) {
+      case 'BYE':
+        transaction.respond(createResponse(request, 200));
+        this.hangUp(side === 'a' ? 'caller' : 'callee', 'completed');
+        return;
+      case 'OPTIONS': {
+        const ok = createResponse(request, 200);
+        ok.setHeader('Allow', ALLOW);
+        transaction.respond(ok);
+        return;
+      }
+      case 'REFER':
+        transaction.respond(createResponse(request, 501, { reason: 'Transfer not supported' }));
+        return;
+      case 'INVITE':
+        if (this.reinvite) {
+          transaction.respond(createResponse(request, 491));
+          return;
+        }
+        this.forward(side, transaction, other);
+        return;
+      default:
+        this.forward(side, transaction, other);
+    }
+  }
+
+  /** Relays an in-dialog request to the other leg and its final answer back. */
+  private forward(side: Side, transaction: ServerTransaction, other: Dialog): void {
+    const request = transaction.request;
+    const isInvite = request.method === 'INVITE';
+    const out = other.createRequest(request.method, request.body.length > 0 ? { body: request.body, contentType: request.header('Content-Type') ?? 'application/sdp' } : {});
+    for (const name of ['Event', 'Subscription-State', 'Info-Package', 'Reason', 'Subject']) {
+      for (const v of request.headerValues(name)) out.addHeader(name, v);
+    }
+    if (isInvite) this.reinvite = { from: side, deferredAck: request.body.length === 0 };
+    const own = side === 'a' ? this.aDialog! : this.answered!.dialog!;
+    this.ctx.endpoint.request(out, other.destination, {
+      onResponse: (response) => {
+        if (response.status < 200) return;
+        const back = createResponse(request, response.status, { reason: response.reason });
+        if (response.status < 300) back.setHeader('Contact', own.localContact);
+        if (response.body.length > 0) {
+          back.body = response.body;
+          back.setHeader('Content-Type', response.header('Content-Type') ?? 'application/sdp');
+        }
+        if (isInvite) {
+          if (response.status < 300) {
+            const cseq = out.cseq.seq;
+            if (this.reinvite?.deferredAck) this.pendingAckToOther = { from: side, dialog: other, cseq };
+            else this.ctx.endpoint.sendAck(other.createRequest('ACK', { cseq }), other.destination);
+          }
+          this.reinvite = undefined;
+        }
+        transaction.respond(back);
+      },
+      onTimeout: () => this.inDialogFailure(transaction, 408, isInvite),
+      onTransportError: () => this.inDialogFailure(transaction, 503, isInvite),
+    });
+  }
+
+  /** The other leg did not answer an in-dialog request: the device is gone, so is the call. */
+  private inDialogFailure(transaction: ServerTransaction, status: number, isInvite: boolean): void {
+    if (isInvite) this.reinvite = undefined;
+    transaction.respond(createResponse(transaction.request, status));
+    if (this.state === 'answered' && (isInvite || transaction.request.method === 'UPDATE')) {
+      this.ctx.log.info({ call: this.id, status }, 'other leg stopped answering; hanging up');
+      this.hangUp('system', 'failed');
+    }
+  }
+
+  /** The server is stopping: release both legs and record the call as interrupted. */
+  shutdown(): void {
+    if (this.state === 'ringing') this.finish(503, 'interrupted', 'Service Unavailable');
+    else if (this.state === 'answered') this.hangUp('system', 'interrupted');
+  }
+
+  /** Ends an answered call: BYE to whichever legs are still up. */
+  hangUp(by: 'caller' | 'callee' | 'system', cause: CallEndCause): void {
+    if (this.state !== 'answered') return;
+    if (by !== 'callee') this.answered?.bye();
+    if (by !== 'caller' && this.aDialog && this.aDialog.state !== 'terminated') {
+      const bye = this.aDialog.createRequest('BYE');
+      this.aDialog.state = 'terminated';
+      this.ctx.endpoint.request(bye, this.aDialog.destination, { onResponse() {}, onTimeout() {}, onTransportError() {} });
+    }
+    if (by === 'callee' && this.answered?.dialog) this.answered.dialog.state = 'terminated';
+    if (by === 'caller' && this.aDialog) this.aDialog.state = 'terminated';
+    this.end(cause, null, by);
+  }
+
+  private end(cause: CallEndCause, sipStatus: number | null, hangupBy: 'caller' | 'callee' | 'system'): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    if (this.ringTimer) clearTimeout(this.ringTimer);
+    if (this.okRetransmit) clearTimeout(this.okRetransmit);
+    const now = this.ctx.clock();
+    if (this.aDialog) this.ctx.dialogs.remove(this.aDialog);
+    if (this.answered?.dialog) this.ctx.dialogs.remove(this.answered.dialog);
+    this.ctx.events.publish({
+      type: 'call.ended',
+      callId: this.id,
+      at: now,
+      cause,
+      sipStatus,
+      durationS: this.answeredAt === undefined ? 0 : Math.round((now - this.answeredAt) / 1000),
+      hangupBy,
+    });
+    this.ctx.onEnded(this);
+  }
+}
+
+/**
+ * The response the caller gets when every device failed (RFC 3261 §16.7 in spirit): busy beats
+ * declined beats not found beats the rest; nothing reachable is 480.
+ */
+export function bestFailure(statuses: number[]): [number, CallEndCause] {
+  if (statuses.some((s) => s === 486 || s === 600)) return [486, 'busy'];
+  if (statuses.some((s) => s === 603)) return [603, 'declined'];
+  if (statuses.every((s) => s === 404 || s === 604)) return [404, 'not-found'];
+  if (statuses.every((s) => s === 403)) return [403, 'forbidden'];
+  if (statuses.some((s) => s === 408 || s === 480 || s === 487)) return [480, 'no-answer'];
+  if (statuses.every((s) => s >= 500)) return [480, 'unavailable'];
+  return [480, 'failed'];
+}

@@ -1,0 +1,42 @@
+/**
+ * Users as SIP sees them: found by SIP username or extension, with their device password for
+ * digest authentication, and the dialling rule for calls out through a trunk.
+ */
+import type { Store, User } from '../store/index.ts';
+
+export class SipUsers {
+  constructor(private readonly store: Store) {}
+
+  /** `alice`, `ALICE` or `1001`: the user this SIP identity names, if enabled. */
+  async find(identity: string): Promise<User | undefined> {
+    const name = identity.trim();
+    if (!name || name.length > 64) return undefined;
+    const user = await this.store.db
+      .selectFrom('users')
+      .selectAll()
+      .where((eb) => eb.or([eb('sip_username', '=', name.toLowerCase()), eb('extension', '=', name)]))
+      .executeTakeFirst();
+    return user && !user.disabled ? user : undefined;
+  }
+
+  async byId(id: string): Promise<User | undefined> {
+    return this.store.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** A DID's targets, written as emails, SIP usernames or extensions. */
+  async resolve(names: string[]): Promise<User[]> {
+    const out: User[] = [];
+    for (const n of names) {
+      const user = n.includes('@')
+        ? await this.store.db.selectFrom('users').selectAll().where('email', '=', n.toLowerCase()).executeTakeFirst()
+        : await this.find(n);
+      if (user && !user.disabled && !out.some((u) => u.id === user.id)) out.push(user);
+    }
+    return out;
+  }
+
+  /** The device password for digest authentication (username or extension). */
+  async passwordOf(identity: string): Promise<string | undefined> {
+    return (await this.find(identity))?.sip_password;
+  }
+}
