@@ -140,6 +140,16 @@ describe('SIP URIs', () => {
     expect(uri.aor).toBe('sip:alice%40@example.com');
   });
 
+  it('writes parameters and headers as escaped text, never as quoted strings', () => {
+    const uri = parseUri('sip:a@example.com;x=/a:b;%6C%72;y=(1)?h=%3Cx%3E') as SipUri;
+    expect(uri.toString()).toBe('sip:a@example.com;x=/a:b;%6c%72;y=(1)?h=%3Cx%3E');
+    // a value set by code is percent-encoded where the grammar wants it
+    uri.params.set('display', 'Zoë "Z"');
+    uri.headers.set('Subject', 'a b&c');
+    expect(uri.toString()).toBe('sip:a@example.com;x=/a:b;%6c%72;y=(1);display=Zo%C3%AB%20%22Z%22?h=%3Cx%3E&Subject=a%20b%26c');
+    expect((parseUri(uri.toString()) as SipUri).params.get('display')).toBe('Zo%C3%AB%20%22Z%22');
+  });
+
   it('keeps a URI of another scheme as text, with its scheme in lower case', () => {
     const uri = parseUri('TEL:+1-415-555-0134;phone-context=example.com');
     expect(uri).toBeInstanceOf(AbsoluteUri);

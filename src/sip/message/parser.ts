@@ -7,7 +7,7 @@
  * read of its headers on the error (`partial`), so the transport can still address that answer.
  * An error without `partial` (a response, an unreadable start line) is dropped.
  */
-import { SipParseError, splitTopLevel, trimLws } from './grammar.ts';
+import { SipParseError, trimLws } from './grammar.ts';
 import { canonicalHeaderName, parseInteger } from './headers.ts';
 import { SIP_VERSION, SipRequest, SipResponse, type AnySipMessage, type Header } from './message.ts';
 import { parseUri, type Uri } from './uri.ts';
@@ -204,7 +204,7 @@ export function parseMessage(buf: Buffer, options: ParseOptions = {}): AnySipMes
   const bodyStart = boundary ? boundary.bodyStart : buf.length;
   let contentLength: number | undefined;
   // More than one value leaves the body's extent unknown (RFC 4475 §3.3.9 "mcl01").
-  if (lengths.length > 1 || (lengths[0] && splitTopLevel(lengths[0].value).length > 1)) {
+  if (lengths.length > 1 || lengths[0]?.value.includes(',')) {
     throw new SipMessageError('more than one Content-Length', 400, partial);
   }
   if (lengths[0]) {

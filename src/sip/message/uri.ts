@@ -3,7 +3,7 @@
  * (tel:, urn:, http: …). User and password stay percent-encoded as received; `decodedUser`
  * gives the text they stand for.
  */
-import { formatParams, parseParams, SipParseError, type Params } from './grammar.ts';
+import { parseParams, SipParseError, type Params } from './grammar.ts';
 
 // user = 1*( unreserved / escaped / user-unreserved ), user-unreserved = "&" / "=" / "+" / "$" / "," / ";" / "?" / "/"
 const USER = /^(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|%[0-9A-Fa-f]{2})+$/;
@@ -14,6 +14,23 @@ const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)
 const IPV6 = /^\[[0-9A-Fa-f:.]+\]$/;
 const PARAM_CHARS = /^(?:[A-Za-z0-9\-_.!~*'()[\]/:&+$]|%[0-9A-Fa-f]{2})+$/;
 const HEADER_CHARS = /^(?:[A-Za-z0-9\-_.!~*'()[\]/?:+$]|%[0-9A-Fa-f]{2})*$/;
+// paramchar = param-unreserved / unreserved / escaped; hname and hvalue likewise with hnv-unreserved.
+const PARAM_CHAR = /[A-Za-z0-9\-_.!~*'()[\]/:&+$]/;
+const HEADER_CHAR = /[A-Za-z0-9\-_.!~*'()[\]/?:+$]/;
+
+/**
+ * Text for a URI parameter or header: kept as it is where the grammar allows it (as received
+ * values always are, escapes included), anything else percent-encoded as UTF-8.
+ */
+function escapeUriText(text: string, allowed: RegExp): string {
+  let out = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (allowed.test(c) || (c === '%' && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 1, i + 3)))) out += c;
+    else out += encodeURIComponent(c).replace(/[!'()*]/g, (x) => `%${x.charCodeAt(0).toString(16).toUpperCase()}`);
+  }
+  return out;
+}
 
 export class SipUri {
   constructor(
@@ -57,8 +74,11 @@ export class SipUri {
     if (this.user !== undefined) out += this.user + (this.password !== undefined ? `:${this.password}` : '') + '@';
     out += this.host;
     if (this.port !== undefined) out += `:${this.port}`;
-    out += formatParams(this.params);
-    if (this.headers.size > 0) out += '?' + [...this.headers].map(([k, v]) => `${k}=${v}`).join('&');
+    // URI parameters and headers are escaped text, never quoted strings (RFC 3261 §25.1 uri-parameter, headers).
+    for (const [name, value] of this.params) out += value === null ? `;${escapeUriText(name, PARAM_CHAR)}` : `;${escapeUriText(name, PARAM_CHAR)}=${escapeUriText(value, PARAM_CHAR)}`;
+    if (this.headers.size > 0) {
+      out += '?' + [...this.headers].map(([k, v]) => `${escapeUriText(k, HEADER_CHAR)}=${escapeUriText(v, HEADER_CHAR)}`).join('&');
+    }
     return out;
   }
 }
