@@ -13,11 +13,13 @@ import { dropPgSchema, freshPgSchema, TEST_DATABASE_URL, type EngineName } from 
 export interface TestServer {
   ringside: Ringside;
   url: string;
-  stop(): Promise<void>;
+  dataDir: string;
+  /** Stops the server; the data directory is removed unless `keepData` (to start again on it). */
+  stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
-export async function startServer(options: { engine?: EngineName; env?: Record<string, string>; clock?: () => number } = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'ringside-test-'));
+export async function startServer(options: { engine?: EngineName; env?: Record<string, string>; clock?: () => number; dataDir?: string } = {}): Promise<TestServer> {
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'ringside-test-'));
   const engine = options.engine ?? 'sqlite';
   const pgSchema = engine === 'postgres' ? freshPgSchema() : undefined;
   const config = loadConfig({
@@ -42,8 +44,10 @@ export async function startServer(options: { engine?: EngineName; env?: Record<s
   return {
     ringside,
     url: ringside.url,
-    async stop() {
+    dataDir,
+    async stop(stopOptions = {}) {
       await ringside.close();
+      if (stopOptions.keepData) return;
       rmSync(dataDir, { recursive: true, force: true });
       if (pgSchema) await dropPgSchema(pgSchema);
     },

@@ -50,6 +50,8 @@ export class TestPhone extends EventEmitter {
   readonly endpoint: SipEndpoint;
   readonly received: SipRequest[] = [];
   readonly calls: IncomingCall[] = [];
+  readonly provisionals: SipResponse[] = [];
+  private closed = false;
   private nc = 0;
   private readonly registerCallId = `${randomToken(8)}@test`;
   private registerCseq = 0;
@@ -88,16 +90,19 @@ export class TestPhone extends EventEmitter {
     return `sip:${this.options.user}@${this.options.domain}`;
   }
 
-  /** Sends a request and resolves with its final response, answering one digest challenge. */
-  send(build: () => SipRequest): Promise<SipResponse> {
+  /** Sends a request and resolves with its final response, answering one digest challenge (unless told not to). */
+  send(build: () => SipRequest, options: { authenticate?: boolean } = {}): Promise<SipResponse> {
     return new Promise((resolve, reject) => {
       const attempt = (authorization?: [string, string]) => {
         const request = build();
         if (authorization) request.setHeader(authorization[0], authorization[1]);
         this.endpoint.request(request, this.server, {
           onResponse: (response) => {
-            if (response.status < 200) return this.emit('provisional', response);
-            if ((response.status === 401 || response.status === 407) && !authorization) {
+            if (response.status < 200) {
+              this.provisionals.push(response);
+              return this.emit('provisional', response);
+            }
+            if ((response.status === 401 || response.status === 407) && !authorization && options.authenticate !== false) {
               const challenge = response.header(response.status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate')!;
               const value = answerChallenge(challenge, { method: request.method, uri: request.uri.toString() }, { username: this.options.user, password: this.options.password }, { nc: ++this.nc });
               attempt([response.status === 401 ? 'Authorization' : 'Proxy-Authorization', value]);
@@ -113,7 +118,7 @@ export class TestPhone extends EventEmitter {
     });
   }
 
-  register(expires = 600, extra: { contactParams?: string } = {}): Promise<SipResponse> {
+  register(expires = 600, extra: { contactParams?: string; authenticate?: boolean } = {}): Promise<SipResponse> {
     return this.send(() => {
       const r = new SipRequest('REGISTER', parseUri(`sip:${this.options.domain}`));
       r.setHeader('From', `<${this.aor}>;tag=${newTag()}`);
@@ -124,11 +129,11 @@ export class TestPhone extends EventEmitter {
       r.setHeader('Contact', `${this.endpoint.contact(this.protocol, this.options.user)}${instance}${extra.contactParams ?? ''}`);
       r.setHeader('Expires', String(expires));
       return r;
-    });
+    }, extra.authenticate === false ? { authenticate: false } : {});
   }
 
   /** Calls `target` (a user, an extension, a number); resolves with the final response. */
-  async call(target: string, options: { sdp?: Buffer | null; from?: string } = {}): Promise<SipResponse> {
+  async call(target: string, options: { sdp?: Buffer | null; from?: string; authenticate?: boolean } = {}): Promise<SipResponse> {
     const callId = `${randomToken(8)}@test`;
     const tag = newTag();
     let cseq = 0;
@@ -148,7 +153,7 @@ export class TestPhone extends EventEmitter {
       invite = r;
       this.lastInvite = r;
       return r;
-    });
+    }, options.authenticate === false ? { authenticate: false } : {});
     if (response.status >= 200 && response.status < 300) {
       const dialog = Dialog.asUac(invite!, response, this.server, this.endpoint.contact(this.protocol, this.options.user));
       this.endpoint.sendAck(dialog.createRequest('ACK', { cseq: invite!.cseq.seq }), this.server);
@@ -216,8 +221,8 @@ export class TestPhone extends EventEmitter {
   }
 
   /** Resolves with the next request of this method (or already received, when `since` is given). */
-  async nextRequest(method: string, timeoutMs = 5000): Promise<SipRequest> {
-    const found = this.received.find((r) => r.method === method && !this.consumed.has(r));
+  async nextRequest(method: string, timeoutMs = 5000, matches: (r: SipRequest) => boolean = () => true): Promise<SipRequest> {
+    const found = this.received.find((r) => r.method === method && !this.consumed.has(r) && matches(r));
     if (found) {
       this.consumed.add(found);
       return found;
@@ -227,7 +232,7 @@ export class TestPhone extends EventEmitter {
       const [request] = (await once(this, 'request', { signal }).catch(() => {
         throw new Error(`${this.options.user}: no ${method} within ${timeoutMs} ms`);
       })) as [SipRequest];
-      if (request.method === method && !this.consumed.has(request)) {
+      if (request.method === method && !this.consumed.has(request) && matches(request)) {
         this.consumed.add(request);
         return request;
       }
@@ -266,6 +271,8 @@ export class TestPhone extends EventEmitter {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.endpoint.close();
   }
 }

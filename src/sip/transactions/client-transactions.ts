@@ -45,9 +45,10 @@ export class InviteClientTransaction extends Transaction<InviteClientState> {
     }
     // Timer A: retransmit over unreliable transports, T1, 2T1, 4T1 … (§17.1.1.2).
     if (!this.reliable) this.scheduleA(this.config.T1);
-    // Timer B: give up after 64*T1.
+    // Timer B: give up after 64*T1 without any response. Once a provisional arrived (Proceeding)
+    // the callee is ringing and only the TU's CANCEL ends the wait (§17.1.1.2).
     this.startTimer('B', 64 * this.config.T1, () => {
-      if (this.state === 'Calling' || this.state === 'Proceeding') {
+      if (this.state === 'Calling') {
         this.stateTransition('Terminated');
         this.user.onTimeout();
       }
