@@ -256,7 +256,8 @@ export class TransportLayer implements FlowSink {
       this.stats.parseErrors++;
       const e = err instanceof SipMessageError ? err : new SipMessageError('unparseable message', 400);
       this.log.info({ source: describe(source), status: e.status, reason: e.message }, 'malformed SIP message');
-      if (e.partial) this.replyToPartial(e.partial, e.status, e.message, source);
+      const partial = e.partial ?? (e.status === 513 ? this.headersOfOversized(bytes) : undefined);
+      if (partial) this.replyToPartial(partial, e.status, e.message, source);
       return;
     }
     if (message.isRequest) {
@@ -297,12 +298,22 @@ export class TransportLayer implements FlowSink {
     return true;
   }
 
+  /** An oversized request still deserves its 513 (a datagram is at most 64 KB, so reading it is bounded). */
+  private headersOfOversized(bytes: Buffer): PartialRequest | undefined {
+    try {
+      const m = parseMessage(bytes, { maxBytes: Number.MAX_SAFE_INTEGER });
+      return m.isRequest ? { method: m.method, headers: m.headers } : undefined;
+    } catch (err) {
+      return err instanceof SipMessageError ? err.partial : undefined;
+    }
+  }
+
   /** A response built from what could be read of a bad request (never to an ACK). */
   private replyToPartial(partial: PartialRequest, status: number, reason: string, source: Source, extra: Record<string, string> = {}): void {
     if (partial.method === 'ACK') return;
     const copy = (name: string) => partial.headers.filter((h) => h.name === name);
-    const vias = copy('Via');
-    if (vias.length === 0 && source.protocol === 'UDP') return; // nowhere a client would match it
+    // Without the headers that identify it, no client could match a response: drop instead.
+    if (!['Via', 'From', 'To', 'Call-ID', 'CSeq'].every((n) => copy(n).length > 0)) return;
     const response = new SipResponse(status, `${REASON_PHRASES[status] ?? 'Error'}`);
     for (const name of ['Via', 'From', 'To', 'Call-ID', 'CSeq']) response.headers.push(...copy(name));
     response.setHeader('Warning', `399 ringside "${reason.replace(/["\\\r\n]/g, ' ').slice(0, 200)}"`);
