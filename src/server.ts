@@ -84,7 +84,7 @@ export class Ringside {
 
       const metrics = createMetrics(() => store.poolStats(), store.engine);
       const sip = await AppServer.start({ config, store, log: logger.child({ role: 'sip' }), secret: await store.serverSecret(), clock });
-      const http = await createWebServer({ config, store, crm, users, sessions, throttle, phones, metrics, logger });
+      const http = await createWebServer({ config, store, crm, users, sessions, throttle, phones, metrics, logger, sip });
       try {
         await http.listen({ host: config.HOST, port: config.PORT });
       } catch (err) {

@@ -117,8 +117,10 @@ export class LocationService {
     return 'updated';
   }
 
-  async removeAll(userId: string): Promise<void> {
-    await this.store.db.deleteFrom('registrations').where('user_id', '=', userId).execute();
+  async removeAll(userId: string, options: { keepBrowsers?: boolean } = {}): Promise<void> {
+    let q = this.store.db.deleteFrom('registrations').where('user_id', '=', userId);
+    if (options.keepBrowsers) q = q.where('transport', 'not in', ['WS', 'WSS']);
+    await q.execute();
   }
 
   /** Bindings made over this connection. */

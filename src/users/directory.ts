@@ -86,6 +86,20 @@ export class UserDirectory {
       .execute();
   }
 
+  /** A new device password (generated when none is given); returns it. */
+  async setSipPassword(userId: string, password?: string): Promise<string> {
+    const value = password ?? randomBytes(12).toString('base64url');
+    if (value.length < 8 || value.length > 64 || /[\s"\\]/.test(value)) {
+      throw new ValidationError('sip_password', 'A device password needs 8 to 64 characters, without spaces, quotes or backslashes');
+    }
+    await this.store.db
+      .updateTable('users')
+      .set({ sip_password: value, updated_at: nowIso(this.clock), version: sql`version + 1` })
+      .where('id', '=', userId)
+      .execute();
+    return value;
+  }
+
   view(u: User): UserView {
     return {
       id: u.id,

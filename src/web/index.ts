@@ -13,6 +13,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { AppServer } from '../appserver/index.ts';
 import type { Config } from '../config/index.ts';
 import type { BuiltinCrm } from '../crm/index.ts';
 import type { PhoneNumbers } from '../phone/index.ts';
@@ -40,6 +41,7 @@ export interface WebDeps {
   phones: PhoneNumbers;
   metrics: Registry;
   logger: Logger;
+  sip: AppServer;
 }
 
 export type App = FastifyInstance;

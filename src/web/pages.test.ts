@@ -2,6 +2,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../test/support/browser.ts';
 import { startServer, type TestServer } from '../../test/support/server.ts';
+import { TestPhone } from '../../test/support/sip-phone.ts';
 
 describe('built-in CRM pages in Chromium', () => {
   let server: TestServer;
@@ -135,6 +136,33 @@ describe('built-in CRM pages in Chromium', () => {
     }
     expect(await page.getByRole('alert').textContent()).toMatch(/Too many failed sign-in attempts for this account\. Try again in \d+ minutes?\./);
     await page.close();
+  });
+
+  it('shows a user their phone settings and registered devices, and changes the device password', async () => {
+    const port = server.ringside.sip.ports.udp!;
+    const desk = await TestPhone.start({ user: 'alice', password: 'ringside-demo', domain: '127.0.0.1', server: { address: '127.0.0.1', port }, userAgent: 'Yealink SIP-T46S 66.86' });
+    try {
+      expect((await desk.register()).status).toBe(200);
+      const page = await signedIn('alice@example.com');
+      await page.goto(`${server.url}/settings`);
+      const section = page.getByRole('region', { name: 'Desk phones and softphones' });
+      expect(await section.textContent()).toContain('alice');
+      expect(await section.locator('.device-list li').first().textContent()).toContain('Yealink (UDP)');
+      await section.getByText('Show device password').click();
+      expect(await page.locator('#device-password').textContent()).toBe('ringside-demo');
+
+      await page.getByLabel('New device password').fill('fresh-device-pass-1');
+      await page.getByRole('button', { name: 'Change device password' }).click();
+      expect(await page.getByRole('status').first().textContent()).toContain('Your device password has been changed');
+      expect(await page.locator('.device-list').count()).toBe(0); // the old registration is gone
+      expect((await desk.register()).status).toBe(403);
+      const renewed = await TestPhone.start({ user: 'alice', password: 'fresh-device-pass-1', domain: '127.0.0.1', server: { address: '127.0.0.1', port } });
+      expect((await renewed.register()).status).toBe(200);
+      await renewed.close();
+      await page.close();
+    } finally {
+      await desk.close();
+    }
   });
 
   it('signs out', async () => {

@@ -98,9 +98,11 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
 
   // ------------------------------------------------------------------ settings
   const validatePassword = formValidator(userSchemas.PasswordChange);
-  const settingsPage = (request: FastifyRequest, reply: FastifyReply, opts: { error?: FieldError; notice?: string; status?: number } = {}) => {
+  const settingsPage = async (request: FastifyRequest, reply: FastifyReply, opts: { error?: FieldError; notice?: string; status?: number } = {}) => {
     const ctx = context(request);
-    const u = ctx.user;
+    const u = (await deps.users.get(ctx.user.id)) ?? ctx.user;
+    const devices = await deps.sip.location.bindings(u.id);
+    const ports = deps.sip.ports;
     const body = html`<h1>Your settings</h1>
       ${opts.notice ? html`<p class="banner banner-info" role="status">${opts.notice}</p>` : ''}
       <section class="card"><h2>Profile</h2>
@@ -119,6 +121,25 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
           ${field({ name: 'new_password', label: 'New password', type: 'password', required: true, autocomplete: 'new-password', hint: 'At least 10 characters' }, {}, opts.error)}
           <button type="submit" class="primary">Change password</button>
         </form>
+      </section>
+      <section class="card" aria-labelledby="sip-heading"><h2 id="sip-heading">Desk phones and softphones</h2>
+        <p>Set up any SIP phone with these settings: calls to you ring it together with your browser.</p>
+        <dl class="details">
+          <dt>SIP server</dt><dd><code>${deps.config.SIP_ADVERTISED_HOST ?? deps.config.sipHost}</code>, port <code>${String(ports.udp ?? '')}</code> (UDP or TCP)${ports.tls ? html`, TLS port <code>${String(ports.tls)}</code>` : ''}</dd>
+          <dt>Domain</dt><dd><code>${deps.config.SIP_DOMAIN}</code></dd>
+          <dt>Username</dt><dd><code>${u.sip_username}</code>${u.extension ? html` (or your extension <code>${u.extension}</code>)` : ''}</dd>
+          <dt>Password</dt><dd><details><summary>Show device password</summary><code id="device-password">${u.sip_password}</code></details></dd>
+        </dl>
+        <h3>Registered devices</h3>
+        ${devices.length === 0
+          ? html`<p class="muted">No device is registered right now.</p>`
+          : html`<ul class="device-list">${devices.map((d) => html`<li>${d.device} <span class="muted small">from ${d.source_address}:${String(d.source_port)}, registered until ${formatDateTime(d.expires_at, u.time_zone)}</span></li>`)}</ul>`}
+        ${formErrorBanner(opts.error, ['sip_password'])}
+        <form method="post" action="/settings/device-password" class="narrow-form">
+          <input type="hidden" name="_csrf" value="${ctx.csrf}">
+          ${field({ name: 'sip_password', label: 'New device password', type: 'text', autocomplete: 'off', hint: 'Leave empty to generate one. Your phones must use the new password; those registered with the old one stop ringing.' }, {}, opts.error)}
+          <button type="submit">Change device password</button>
+        </form>
       </section>`;
     return reply.code(opts.status ?? 200).type('text/html; charset=utf-8').send(layout(ctx, 'Settings', body).value);
   };
@@ -136,6 +157,20 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
       throw err;
     }
     return settingsPage(request, reply, { notice: 'Your password has been changed.' });
+  });
+
+  app.post('/settings/device-password', { preValidation: requireUser }, async (request, reply) => {
+    const b = (request.body ?? {}) as Record<string, unknown>;
+    const wanted = typeof b.sip_password === 'string' && b.sip_password.trim() !== '' ? b.sip_password.trim() : undefined;
+    try {
+      await deps.users.setSipPassword(request.auth!.user.id, wanted);
+    } catch (err) {
+      if (err instanceof AppError && err.field) return settingsPage(request, reply, { error: { field: err.field, message: err.message }, status: 400 });
+      throw err;
+    }
+    // Devices registered with the old password must not keep ringing (a leaked password is the usual reason to change it).
+    await deps.sip.location.removeAll(request.auth!.user.id, { keepBrowsers: true });
+    return settingsPage(request, reply, { notice: 'Your device password has been changed. Enter the new one in your phones.' });
   });
 
   // ------------------------------------------------------------------ admin: users
