@@ -482,11 +482,14 @@ describe('mutated messages', () => {
     ['a CSeq', (x: string) => `CSeq: ${x} OPTIONS`],
     ['a Content-Length', (x: string) => `Content-Length: ${x}`],
     ['a header name', (x: string) => `${x}: value`],
+    ['a header line before its colon', (x: string) => `Bad ${x}x: value`],
+    ['a host', (x: string) => `Contact: <sip:a@${x}>`],
     ['folded lines', (x: string) => `Subject: a${x.replace(/./g, '\r\n ')}`],
   ])('take no longer with 60 kB of one character in %s', (_where, line) => {
     const head = ['Via: SIP/2.0/UDP h.example.com;branch=z9hG4bK1', 'To: <sip:b@example.com>', 'From: <sip:a@example.com>;tag=1', 'Call-ID: x', 'CSeq: 1 OPTIONS'];
-    for (const c of ['a', ';', '"', '<', '%', ' ', '\\', ':', '[', '@', '.', '-', '0', '=', ',', '\t']) {
-      const filler = c.repeat(20_000);
+    const fillers = ['a', ';', '"', '<', '%', ' ', '\\', ':', '[', '@', '.', '-', '0', '=', ',', '\t', 'a.', 'a-', ' ;', ';a', '%4', '\\"', ' \t'];
+    for (const c of fillers) {
+      const filler = c.repeat(20_000 / c.length);
       for (const text of [line(filler), `OPTIONS sip:b@example.com SIP/2.0\r\n${line(filler)}`]) {
         const bytes = Buffer.from(`OPTIONS sip:b@example.com SIP/2.0\r\n${head.join('\r\n')}\r\n${text}\r\n\r\n`, 'latin1');
         expectParsedOrRejected(bytes);

@@ -108,7 +108,8 @@ function readHeaders(lines: string[], onError: (reason: string, headers: Header[
     if (current === undefined) return;
     const colon = current.indexOf(':');
     // HCOLON = *( SP / HTAB ) ":" SWS
-    const name = colon > 0 ? current.slice(0, colon).replace(/[ \t]+$/, '') : '';
+    // (trimLws, not a /[ \t]+$/ regex: that one is quadratic on a long run of white space)
+    const name = colon > 0 ? trimLws(current.slice(0, colon)) : '';
     if (!HEADER_NAME.test(name)) onError(`invalid header line: ${JSON.stringify(current.slice(0, 100))}`, headers);
     headers.push({ name: canonicalHeaderName(name), value: trimLws(current.slice(colon + 1)) });
     current = undefined;

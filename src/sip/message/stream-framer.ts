@@ -130,7 +130,7 @@ function contentLength(head: string): number | string {
     if (current === undefined) return;
     const colon = current.indexOf(':');
     if (colon > 0) {
-      const name = current.slice(0, colon).replace(/[ \t]+$/, '').toLowerCase();
+      const name = trimLws(current.slice(0, colon)).toLowerCase();
       if (name === 'content-length' || name === 'l') values.push(trimLws(current.slice(colon + 1)));
     }
     current = undefined;
