@@ -13,7 +13,7 @@ import { seedDemo, type SeedResult } from './demo/seed.ts';
 import { PhoneIndex, PhoneNumbers } from './phone/index.ts';
 import { Store } from './store/index.ts';
 import { LoginThrottle, SessionStore, UserDirectory } from './users/index.ts';
-import { createMetrics, createWebServer } from './web/index.ts';
+import { createMetrics, createWebServer, registerSipMetrics } from './web/index.ts';
 
 export interface StartOptions {
   logger?: Logger;
@@ -84,6 +84,7 @@ export class Ringside {
 
       const metrics = createMetrics(() => store.poolStats(), store.engine);
       const sip = await AppServer.start({ config, store, log: logger.child({ role: 'sip' }), secret: await store.serverSecret(), clock });
+      registerSipMetrics(metrics, sip);
       const http = await createWebServer({ config, store, crm, users, sessions, throttle, phones, metrics, logger, sip });
       try {
         await http.listen({ host: config.HOST, port: config.PORT });

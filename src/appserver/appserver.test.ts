@@ -314,6 +314,14 @@ describe('SIP application server', () => {
 
   });
 
+  it('counts calls and SIP traffic in /metrics', async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(/ringside_calls_started_total\{direction="internal"\} [1-9]/);
+    expect(text).toMatch(/ringside_calls_ended_total\{cause="completed"\} [1-9]/);
+    expect(text).toMatch(/ringside_sip_messages_received_total [1-9]/);
+    expect(text).toMatch(/ringside_sip_active_calls 0/);
+  });
+
   it('answers OPTIONS, refuses unknown methods with 501 and unknown URI schemes with 416', async () => {
     const p = await phone('bob');
     const build = (method: string, uri: string) => () => {

@@ -28,7 +28,7 @@ import { pageRoutes } from './pages/index.ts';
 import { document } from './pages/layout.ts';
 import { describeSchemaErrors, type SchemaError } from './validation.ts';
 
-export { createMetrics } from './metrics.ts';
+export { createMetrics, registerSipMetrics } from './metrics.ts';
 export { html, escapeHtml, type Html } from './html.ts';
 
 export interface WebDeps {

@@ -3,7 +3,8 @@
  * One registry per Ringside instance, so tests running several servers in a process don't mix.
  */
 import type { FastifyInstance } from 'fastify';
-import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AppServer } from '../appserver/index.ts';
 import type { PoolStats } from '../store/index.ts';
 
 export function createMetrics(poolStats: () => PoolStats, engine: string): Registry {
@@ -41,4 +42,44 @@ export function registerHttpMetrics(app: FastifyInstance, registry: Registry): v
     reply.type(registry.contentType);
     return registry.metrics();
   });
+}
+
+/** SIP figures: registrations, calls in progress and by outcome, transport traffic and rejections. */
+export function registerSipMetrics(registry: Registry, sip: AppServer): void {
+  new Gauge({
+    name: 'ringside_sip_active_calls',
+    help: 'Calls in progress on this node',
+    registers: [registry],
+    collect() {
+      this.set(sip.activeCalls);
+    },
+  });
+  new Gauge({
+    name: 'ringside_sip_open_connections',
+    help: 'Open SIP connections (TCP, TLS, WebSocket)',
+    registers: [registry],
+    collect() {
+      this.set(sip.endpoint.transport.openFlows);
+    },
+  });
+  const stats = sip.endpoint.transport.stats;
+  for (const [name, help, key] of [
+    ['ringside_sip_messages_received_total', 'SIP messages received', 'received'],
+    ['ringside_sip_messages_sent_total', 'SIP messages sent', 'sent'],
+    ['ringside_sip_parse_errors_total', 'Malformed SIP messages received', 'parseErrors'],
+    ['ringside_sip_rate_limited_total', 'SIP requests dropped by the per-address rate limit', 'rateLimited'],
+  ] as const) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(stats[key]);
+      },
+    });
+  }
+  const ended = new Counter({ name: 'ringside_calls_ended_total', help: 'Calls ended, by direction-independent cause', labelNames: ['cause'], registers: [registry] });
+  const started = new Counter({ name: 'ringside_calls_started_total', help: 'Calls started, by direction', labelNames: ['direction'], registers: [registry] });
+  sip.events.on('call.started', (e) => started.inc({ direction: e.direction }));
+  sip.events.on('call.ended', (e) => ended.inc({ cause: e.cause }));
 }
