@@ -190,11 +190,12 @@ const MUTATIONS: ((b: Buffer) => Buffer)[] = [
     const n = pick(['99999999999999999999999999', '4294967296', '-1', '-0', '00000000000000000000001', '1e9', '0x10']);
     return Buffer.from(text.slice(0, m.index) + n + text.slice(m.index + m[0].length), 'latin1');
   },
-  // repeat one byte many times in place
+  // repeat one byte many times in place — now and then up to the 64 kB a message may have, where
+  // anything quadratic would show
   (b) => {
     if (b.length === 0) return b;
     const at = int(b.length);
-    return Buffer.concat([b.subarray(0, at), Buffer.alloc(1 + int(4000), b[at]!), b.subarray(at)]);
+    return Buffer.concat([b.subarray(0, at), Buffer.alloc(1 + int(chance(0.03) ? 64_000 - b.length : 4000), b[at]!), b.subarray(at)]);
   },
   // splice the start of one message onto the end of another
   (b) => {
