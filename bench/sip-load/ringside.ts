@@ -1,0 +1,65 @@
+/**
+ * Ringside as the server under test of the SIP load benchmark: started the way `npm start` does
+ * (`node --import tsx src/main.ts`) with a fresh data directory, so the demo users exist: `alice`
+ * (the callee, whose two SIPp devices register) and `bob` (the caller), password `ringside-demo`.
+ *
+ * TODO(issue 4): not run yet — the app server has no SIP listener at the time of writing. Check
+ * against the finished server: the env keys below, that demo users register with their login
+ * password as SIP password, and that the digest realm is SIP_DOMAIN.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnGroup, type Spawned } from './processes.ts';
+import { freeUdpPort } from './sipp.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface StartedRingside {
+  process: Spawned;
+  sip: { host: string; port: number };
+  httpUrl: string;
+}
+
+export async function startRingside(dir: string): Promise<StartedRingside> {
+  const dataDir = path.join(dir, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  const sipPort = await freeUdpPort();
+  const httpPort = await freeUdpPort();
+  const process_ = spawnGroup('ringside', process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    logFile: path.join(dir, 'ringside.log'),
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? dir,
+      HOST: '127.0.0.1',
+      PORT: String(httpPort),
+      SIP_PORT: String(sipPort),
+      // The users' domain and digest realm: what the SIPp caller puts in From/To.
+      SIP_DOMAIN: '127.0.0.1',
+      // The whole load comes from one address: the per-address request limit would throttle it.
+      SIP_RATE_LIMIT: '0',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      SEED_DEMO: 'true',
+      DEMO_PASSWORD: 'ringside-demo',
+    },
+  });
+  return { process: process_, sip: { host: '127.0.0.1', port: sipPort }, httpUrl: `http://127.0.0.1:${httpPort}` };
+}
+
+/** Waits until Ringside's /readyz answers 200 (database migrated and seeded). */
+export async function waitForReady(httpUrl: string, timeoutMs: number, started?: Spawned): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (started?.hasExited()) throw new Error(`Ringside exited at start:\n${started.logTail()}`);
+    try {
+      const response = await fetch(`${httpUrl}/readyz`);
+      if (response.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) throw new Error(`Ringside at ${httpUrl} not ready within ${timeoutMs} ms${started ? `:\n${started.logTail()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
