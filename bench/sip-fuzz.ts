@@ -9,8 +9,10 @@
  * through `serverTransactionPath` as one UDP datagram. Same seed, same messages.
  *
  *   crash — anything thrown that is not a SipParseError (SipMessageError is one);
- *   hang  — a message over the time budget, confirmed by timing it again (a GC pause is not a hang);
- *   max_ms is the slowest message after that second timing.
+ *   hang  — a message over the time budget (default 50 ms);
+ *   max_ms — the slowest message. Any message over 1 ms is timed twice more and counts with its
+ *            fastest run, so that a GC pause or a JIT compilation falling into it is not taken for
+ *            the parser's own time.
  *
  * Prints one JSON object: {messages, parsed, rejected, crashes, hangs, max_ms, msgs_per_s}; the
  * first crashes and hangs go to stderr as base64, to replay.
@@ -195,7 +197,7 @@ const MUTATIONS: ((b: Buffer) => Buffer)[] = [
   (b) => {
     if (b.length === 0) return b;
     const at = int(b.length);
-    return Buffer.concat([b.subarray(0, at), Buffer.alloc(1 + int(chance(0.03) ? 64_000 - b.length : 4000), b[at]!), b.subarray(at)]);
+    return Buffer.concat([b.subarray(0, at), Buffer.alloc(1 + int(chance(0.03) ? Math.max(1, 64_000 - b.length) : 4000), b[at]!), b.subarray(at)]);
   },
   // splice the start of one message onto the end of another
   (b) => {
@@ -229,13 +231,16 @@ const counts = { parsed: 0, rejected: 0, crash: 0 };
 let hangs = 0;
 let maxMs = 0;
 const REPORT = 5;
+/** Above this a message is timed again (a few hundred in a million are). */
+const RETIME_MS = 1;
 const began = performance.now();
 for (let i = 0; i < MESSAGES; i++) {
   const buf = mutate(pick(corpus));
   const result = run(buf);
   let ms = result.ms;
-  if (ms > BUDGET_MS) {
-    // Timed again, twice: only a message that is slow every time is a hang.
+  if (ms > RETIME_MS) {
+    // Timed again, twice: a message is only as slow as its fastest run — a GC pause or a JIT
+    // compilation that happened to fall in it is not the parser's time.
     ms = Math.min(ms, run(buf).ms, run(buf).ms);
     if (ms > BUDGET_MS) {
       hangs++;
