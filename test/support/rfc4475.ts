@@ -277,7 +277,7 @@ const ENTRIES: Entry[] = [
     // https://www.rfc-editor.org/rfc/rfc4475#section-3.1.1.6
     file: 'lwsdisp.dat',
     section: '3.1.1.6',
-    title: 'No LWS between Display Name and <',
+    title: 'Message with No LWS between Display Name and <',
     validity: 'valid',
     kind: 'request',
     role: 'uas',
@@ -742,7 +742,7 @@ const ENTRIES: Entry[] = [
     kind: 'request',
     role: 'uas',
     expectedResponse: 400,
-    rfc: 'No Call-ID, From or To: an element must not break on it and, ideally, responds with a 400 Bad Request.',
+    rfc: 'No Call-ID, From or To: "An element receiving this message must not break because of the missing information. Ideally, it will respond with a 400 Bad Request error."',
     parser: { accepts: false, status: 400 },
   },
   {
@@ -795,7 +795,7 @@ const ENTRIES: Entry[] = [
     kind: 'request',
     role: 'registrar',
     expectedResponse: 400,
-    rfc: 'Syntactically valid, parsers must not fail. A proxy treats it as any other request; "a registrar would reject this request with a 400 Bad Request response since the To: header field is required to contain a SIP or SIPS URI as an AOR."',
+    rfc: 'Syntactically valid; parsers must not fail. Proxies treat it as any other request for the URI. "A registrar would reject this request with a 400 Bad Request response, since the To: header field is required to contain a SIP or SIPS URI as an AOR."',
     parser: {
       accepts: true,
       check(m) {
@@ -817,7 +817,7 @@ const ENTRIES: Entry[] = [
     kind: 'request',
     role: 'uas',
     expectedResponse: 420,
-    rfc: 'Any element receiving it responds 420 Bad Extension, with an Unsupported header field listing the features of the Require or the Proxy-Require header field, depending on the role in which it responds (as a UAS: Require).',
+    rfc: '"Any element receiving this request will respond with a 420 Bad Extension response, containing an Unsupported header field listing these features from either the Require or Proxy-Require header field, depending on the role in which the element is responding." (As a UAS: the Require features.)',
     parser: {
       accepts: true,
       check(m) {
@@ -938,7 +938,7 @@ const ENTRIES: Entry[] = [
     role: 'registrar',
     expectedResponse: 200,
     precondition: 'once authenticated: an unauthenticated REGISTER is challenged with 401 first (RFC 3261 §10.3 step 3, §22.1)',
-    rfc: '"unknownparam" is a contact-param, not a url-param. The REGISTER should succeed, and neither the response nor later fetches show it as a url-parameter of the binding.',
+    rfc: '"unknownparam" must be interpreted as a contact-param and not a url-param. "This REGISTER should succeed." Neither the response nor later fetches show "unknownparam" as a url-parameter of the binding.',
     parser: {
       accepts: true,
       check(m) {
@@ -981,7 +981,7 @@ const ENTRIES: Entry[] = [
     role: 'registrar',
     expectedResponse: 200,
     precondition: 'once authenticated: an unauthenticated REGISTER is challenged with 401 first (RFC 3261 §10.3 step 3, §22.1)',
-    rfc: 'The Contact URI (in <>, compact "M") carries an escaped Route header. The REGISTER should succeed, and the binding keeps the escaped header.',
+    rfc: 'The Contact URI (in <>, compact "M") carries an escaped header. "The register should succeed, and a subsequent retrieval of the registration must include the escaped Route header in the contact URI for this binding."',
     parser: {
       accepts: true,
       check(m) {
@@ -1003,7 +1003,7 @@ const ENTRIES: Entry[] = [
     kind: 'request',
     role: 'uas',
     expectedResponse: 406,
-    rfc: 'The Accept header field does not contain application/sdp, so the response may not contain an SDP body: "The recipient of this request could respond with a 406 Not Acceptable".',
+    rfc: 'The Accept header field does not contain application/sdp, so the response may not contain an SDP body: "The recipient of this request could respond with a 406 Not Acceptable", with a Warning/399 saying why; a 400 is also appropriate, since every UA supporting INVITE must support application/sdp. Ringside answers 406.',
     parser: {
       accepts: true,
       check(m) {
