@@ -79,7 +79,7 @@ export class AppServer implements TransactionUser {
     this.clock = deps.clock ?? Date.now;
     this.domain = config.SIP_DOMAIN;
     this.endpoint = new SipEndpoint({
-      transport: { maxMessageBytes: 64 * 1024, rateLimitPerSource: config.SIP_RATE_LIMIT, logger: deps.log },
+      transport: { maxMessageBytes: 64 * 1024, rateLimitPerSource: config.SIP_RATE_LIMIT, maxFlowsPerAddress: config.SIP_MAX_CONNECTIONS_PER_ADDRESS, logger: deps.log },
       timers: { T1: config.SIP_T1_MS },
       ...(config.SIP_ADVERTISED_HOST ? { advertisedHost: config.SIP_ADVERTISED_HOST } : {}),
       userAgent: 'Ringside',

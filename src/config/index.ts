@@ -218,6 +218,7 @@ export const OPTIONS = {
   SIP_MIN_EXPIRES: option(integer(10, 3600), 60, 'Shortest registration accepted (shorter gets 423 Interval Too Brief).'),
   SIP_MAX_EXPIRES: option(integer(60, 86_400), 3600, 'Longest registration granted.'),
   SIP_RATE_LIMIT: option(integer(0, 1_000_000), 500, 'SIP requests per second one address may send (0 = no limit).'),
+  SIP_MAX_CONNECTIONS_PER_ADDRESS: option(integer(1, 1_000_000), 1000, 'Open SIP connections (TCP, TLS, WebSocket) one address may hold.'),
   SIP_AUTH_FAILURE_LIMIT: option(integer(1, 10_000), 10, 'Failed SIP authentications from one address before it is blocked.'),
   SIP_AUTH_BLOCK_MINUTES: option(integer(1, 24 * 60), 15, 'How long such an address is blocked.'),
   SIP_ALLOWED_PREFIXES: option(prefixes, undefined, 'E.164 prefixes users may dial out to by default (per-user setting overrides).', '+<country code of PHONE_DEFAULT_REGION>'),

@@ -24,6 +24,7 @@ export class StreamFlow extends EventEmitter implements Flow {
   readonly remoteAddress: string;
   readonly remotePort: number;
   identity?: FlowIdentity;
+  lastActivity = Date.now();
   private framer: SipStreamFramer;
   private isClosed = false;
   private pending: Buffer[] = [];
@@ -33,7 +34,7 @@ export class StreamFlow extends EventEmitter implements Flow {
     readonly protocol: 'TCP' | 'TLS',
     private readonly socket: Socket,
     sink: FlowSink,
-    options: { maxMessageBytes: number; idleTimeoutMs: number; connected: boolean; remoteAddress?: string; remotePort?: number },
+    options: { maxMessageBytes: number; connected: boolean; remoteAddress?: string; remotePort?: number },
   ) {
     super();
     this.id = flowId(protocol);
@@ -42,8 +43,8 @@ export class StreamFlow extends EventEmitter implements Flow {
     this.framer = new SipStreamFramer(options.maxMessageBytes);
     this.connected = options.connected;
     socket.setNoDelay(true);
-    socket.setTimeout(options.idleTimeoutMs, () => this.close('idle'));
     socket.on('data', (chunk: Buffer) => {
+      this.lastActivity = Date.now();
       for (const frame of this.framer.push(chunk)) {
         if (frame.kind === 'message') sink.onFlowMessage(this, frame.bytes);
         else if (frame.kind === 'ping') socket.write('\r\n'); // RFC 5626 §4.4.1 pong
@@ -87,6 +88,7 @@ export class StreamFlow extends EventEmitter implements Flow {
 export class WebSocketFlow extends EventEmitter implements Flow {
   readonly id: string;
   identity?: FlowIdentity;
+  lastActivity = Date.now();
   private isClosed = false;
 
   constructor(
@@ -95,14 +97,12 @@ export class WebSocketFlow extends EventEmitter implements Flow {
     readonly remoteAddress: string,
     readonly remotePort: number,
     sink: FlowSink,
-    options: { maxMessageBytes: number; idleTimeoutMs: number },
+    options: { maxMessageBytes: number },
   ) {
     super();
     this.id = flowId(protocol);
-    let idle = setTimeout(() => this.close('idle'), options.idleTimeoutMs);
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-      clearTimeout(idle);
-      idle = setTimeout(() => this.close('idle'), options.idleTimeoutMs);
+      this.lastActivity = Date.now();
       const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
       void isBinary;
       if (bytes.length > options.maxMessageBytes) {
@@ -117,11 +117,7 @@ export class WebSocketFlow extends EventEmitter implements Flow {
       }
       sink.onFlowMessage(this, bytes);
     });
-    ws.on('pong', () => undefined);
-    ws.on('close', () => {
-      clearTimeout(idle);
-      this.close('closed by peer');
-    });
+    ws.on('close', () => this.close('closed by peer'));
     ws.on('error', () => this.close('socket error'));
   }
 

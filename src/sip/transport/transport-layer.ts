@@ -82,7 +82,14 @@ export class TransportLayer implements FlowSink {
       idleTimeoutMs: options.idleTimeoutMs ?? 15 * 60_000,
     };
     this.log = options.logger ?? silentLogger;
-    this.sweepTimer = setInterval(() => this.buckets.clear(), 60_000).unref();
+    // One sweep for every flow (a timer per connection costs memory at 10,000 connections).
+    this.sweepTimer = setInterval(() => this.sweep(), Math.min(60_000, this.options.idleTimeoutMs / 2)).unref();
+  }
+
+  private sweep(): void {
+    this.buckets.clear();
+    const cutoff = Date.now() - this.options.idleTimeoutMs;
+    for (const flow of this.flows.values()) if (flow.lastActivity < cutoff) flow.close('idle');
   }
 
   /** Where this node listens for a protocol (for Via and Contact). */
@@ -150,6 +157,8 @@ export class TransportLayer implements FlowSink {
     const protocol: 'WS' | 'WSS' = options.secure ? 'WSS' : 'WS';
     this.wss = new WebSocketServer({
       noServer: true,
+      clientTracking: false, // flows are tracked here
+      perMessageDeflate: false,
       maxPayload: this.options.maxMessageBytes,
       handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false),
     });
@@ -177,7 +186,6 @@ export class TransportLayer implements FlowSink {
           this.wss!.handleUpgrade(request, socket, head, (ws: WebSocket) => {
             const flow = new WebSocketFlow(protocol, ws, address, (socket as net.Socket).remotePort ?? 0, this, {
               maxMessageBytes: this.options.maxMessageBytes,
-              idleTimeoutMs: this.options.idleTimeoutMs,
             });
             if (identity) flow.identity = identity;
             this.track(flow, address);
@@ -200,7 +208,6 @@ export class TransportLayer implements FlowSink {
     }
     const flow = new StreamFlow(protocol, socket, this, {
       maxMessageBytes: this.options.maxMessageBytes,
-      idleTimeoutMs: this.options.idleTimeoutMs,
       connected: true,
     });
     this.track(flow, address);
@@ -355,7 +362,6 @@ export class TransportLayer implements FlowSink {
     const socket = protocol === 'TLS' ? tls.connect({ host: address, port, rejectUnauthorized: false }) : net.connect({ host: address, port });
     const flow = new StreamFlow(protocol, socket, this, {
       maxMessageBytes: this.options.maxMessageBytes,
-      idleTimeoutMs: this.options.idleTimeoutMs,
       connected: false,
       remoteAddress: address,
       remotePort: port,

@@ -21,6 +21,8 @@ export interface Flow extends EventEmitter {
    * WebSocket to its web session's user). Undefined for anonymous connections.
    */
   identity?: FlowIdentity;
+  /** When the peer last sent anything (ms since epoch): idle flows are closed by one sweep, not a timer each. */
+  lastActivity: number;
   send(data: Buffer): boolean;
   close(reason?: string): void;
   on(event: 'close', listener: () => void): this;
