@@ -177,6 +177,9 @@ export class AppServer implements TransactionUser {
       return reply(420, 'Bad Extension', [['Unsupported', required.join(', ')]]);
     }
 
+    // Max-Forwards 0: a request for a user would have to go on to their devices (RFC 3261 §16.3).
+    if (request.maxForwards === 0 && request.uri.user && request.method !== 'REGISTER' && request.method !== 'ACK') return reply(483);
+
     const inDialog = request.to.tag !== undefined;
     if (inDialog) {
       const found = this.dialogs.find(request);
@@ -187,6 +190,8 @@ export class AppServer implements TransactionUser {
 
     switch (request.method) {
       case 'REGISTER': {
+        // The address-of-record must be a SIP or SIPS URI (RFC 3261 §10.2, RFC 4475 §3.3.4).
+        if (!request.to.uri.isSip) return reply(400, 'To must be a SIP URI');
         const caller = await this.authenticator.authenticate(transaction, { allowTrunk: false });
         if (caller?.kind === 'user') await this.registrar.handle(transaction, caller.user);
         return;
@@ -224,9 +229,11 @@ export class AppServer implements TransactionUser {
     };
     transaction.respond(createResponse(request, 100));
     if (request.maxForwards === 0) return reply(483);
-    const type = request.contentType;
-    if (request.body.length > 0 && type !== 'application/sdp') {
-      return reply(415, undefined, [['Accept', 'application/sdp']]);
+    if (request.body.length > 0 && !sdpOf(request)) return reply(415, undefined, [['Accept', 'application/sdp']]);
+    // Our answers carry SDP: a caller that accepts no SDP could not read them (RFC 3261 §21.4.7).
+    const accept = request.headerValues('Accept');
+    if (accept.length > 0 && !accept.some((a) => /^\s*(application\/sdp|application\/\*|\*\/\*)\s*(;|$)/i.test(a))) {
+      return reply(406, undefined, [['Accept', 'application/sdp']]);
     }
     const caller = await this.authenticator.authenticate(transaction, { allowTrunk: true });
     if (!caller) return;
@@ -304,6 +311,7 @@ export class AppServer implements TransactionUser {
         presentedFrom: presented,
         presentedTo: new NameAddr(parseUri(`sip:${route.number}@${trunk.fromDomain}`)),
         targets: [target],
+        offer: sdpOf(request),
       };
     }
 
@@ -334,6 +342,7 @@ export class AppServer implements TransactionUser {
       presentedFrom,
       presentedTo: new NameAddr(parseUri(`sip:${first.sip_username}@${this.domain}`), first.name),
       targets,
+      offer: sdpOf(request),
     };
   }
 
@@ -353,4 +362,26 @@ export class AppServer implements TransactionUser {
     await this.recorder.close();
     await this.endpoint.close();
   }
+}
+
+/**
+ * The session description of a request: its body when that is SDP, or the SDP part of a
+ * multipart/mixed body (RFC 5621) — the B2BUA passes only the SDP on.
+ */
+export function sdpOf(request: SipRequest): Buffer | undefined {
+  const type = request.contentType;
+  if (type === 'application/sdp') return request.body;
+  if (type !== 'multipart/mixed' && type !== 'multipart/alternative') return undefined;
+  const boundary = /boundary="?([^";]+)"?/i.exec(request.header('Content-Type') ?? '')?.[1];
+  if (!boundary) return undefined;
+  for (const part of request.body.toString('latin1').split(`--${boundary}`)) {
+    const split = part.search(/\r?\n\r?\n/);
+    if (split < 0) continue;
+    const headers = part.slice(0, split);
+    if (/^content-type:\s*application\/sdp/im.test(headers)) {
+      const body = part.slice(split).replace(/^\r?\n\r?\n/, '').replace(/\r?\n$/, '');
+      return Buffer.from(body, 'latin1');
+    }
+  }
+  return undefined;
 }

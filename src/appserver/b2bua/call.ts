@@ -87,6 +87,8 @@ export interface CallSetup {
   presentedFrom: NameAddr;
   presentedTo: NameAddr;
   targets: CallTarget[];
+  /** The caller's SDP offer (from a multipart body too), or undefined for a delayed offer. */
+  offer: Buffer | undefined;
 }
 
 type CallState = 'ringing' | 'answered' | 'ended';
@@ -123,7 +125,7 @@ export class Call implements BranchUser {
     const source = this.a.source;
     // Requests to the caller go back where it called from (its connection, or its address — NAT-safe).
     this.aDestination = { protocol: source.protocol, address: source.address, port: source.port, ...(source.flow ? { flow: source.flow } : {}) };
-    this.delayedOffer = this.a.request.body.length === 0;
+    this.delayedOffer = !setup.offer || setup.offer.length === 0;
   }
 
   get sipCallId(): string {
@@ -172,9 +174,9 @@ export class Call implements BranchUser {
     for (const name of ['Subject', 'Priority', 'Alert-Info', 'Call-Info']) {
       for (const v of this.a.request.headerValues(name)) request.addHeader(name, v);
     }
-    if (this.a.request.body.length > 0) {
-      request.body = this.a.request.body;
-      request.setHeader('Content-Type', this.a.request.header('Content-Type') ?? 'application/sdp');
+    if (this.setup.offer && this.setup.offer.length > 0) {
+      request.body = this.setup.offer;
+      request.setHeader('Content-Type', 'application/sdp');
     }
     return request;
   }

@@ -5,7 +5,7 @@
  * belongs to it: new requests, ACKs of 2xx, and responses no transaction claims.
  */
 import { createResponse, newBranch, type AnySipMessage, type SipRequest, type SipResponse } from '../message/index.ts';
-import { RELIABLE, type Destination, type Source } from '../transport/index.ts';
+import type { Destination, Source } from '../transport/index.ts';
 import { InviteClientTransaction, NonInviteClientTransaction, type ClientTransactionUser } from './client-transactions.ts';
 import { InviteServerTransaction, NonInviteServerTransaction, type ServerTransaction } from './server-transactions.ts';
 import { DEFAULT_TIMERS, type TimerConfig, type TransactionTransport } from './transaction.ts';
@@ -46,6 +46,11 @@ export class TransactionLayer {
   }
 
   private receiveRequest(request: SipRequest, source: Source): void {
+    // A branch that is just the magic cookie identifies nothing (RFC 4475 §3.2.1): refuse it statelessly.
+    if (request.topVia.branch === 'z9hG4bK') {
+      if (request.method !== 'ACK') this.transport.send(createResponse(request, 400, { reason: 'Missing transaction identifier' }), responseDestination(request, source));
+      return;
+    }
     const key = serverKey(request, request.method === 'ACK' ? 'INVITE' : request.method);
     const existing = this.servers.get(key);
     if (existing) {
@@ -152,15 +157,12 @@ function serverKey(request: SipRequest, method: string): string {
 }
 
 /**
- * §18.2.2: where responses to this request go — back on its connection for reliable transports,
- * else to `received`/`rport` (RFC 3581) or the sent-by of the top Via.
+ * §18.2.2: where responses to this request go — back on its connection for reliable transports.
+ * Over UDP, always to the address and port the request came from ("symmetric response routing",
+ * RFC 3581 applied whether or not the client asked with `rport`, as Kamailio's force_rport does):
+ * phones behind NAT are reachable only there, and a Via naming an address we never heard from is
+ * not a place to send packets to.
  */
-export function responseDestination(request: SipRequest, source: Source): Destination {
-  if (RELIABLE.has(source.protocol)) return { protocol: source.protocol, address: source.address, port: source.port, ...(source.flow ? { flow: source.flow } : {}) };
-  const via = request.topVia;
-  const rport = via.params.get('rport');
-  if (rport) return { protocol: 'UDP', address: source.address, port: Number(rport) };
-  const received = via.params.get('received');
-  const host = received ?? (via.host.startsWith('[') ? via.host.slice(1, -1) : via.host);
-  return { protocol: 'UDP', address: host, port: via.port ?? 5060 };
+export function responseDestination(_request: SipRequest, source: Source): Destination {
+  return { protocol: source.protocol, address: source.address, port: source.port, ...(source.flow ? { flow: source.flow } : {}) };
 }

@@ -319,8 +319,8 @@ export class TransportLayer implements FlowSink {
   private replyToPartial(partial: PartialRequest, status: number, reason: string, source: Source, extra: Record<string, string> = {}): void {
     if (partial.method === 'ACK') return;
     const copy = (name: string) => partial.headers.filter((h) => h.name === name);
-    // Without the headers that identify it, no client could match a response: drop instead.
-    if (!['Via', 'From', 'To', 'Call-ID', 'CSeq'].every((n) => copy(n).length > 0)) return;
+    // A client matches a response by its Via branch and CSeq (RFC 3261 §17.1.3): without them, drop.
+    if (copy('Via').length === 0 || copy('CSeq').length === 0) return;
     const response = new SipResponse(status, `${REASON_PHRASES[status] ?? 'Error'}`);
     for (const name of ['Via', 'From', 'To', 'Call-ID', 'CSeq']) response.headers.push(...copy(name));
     response.setHeader('Warning', `399 ringside "${reason.replace(/["\\\r\n]/g, ' ').slice(0, 200)}"`);
