@@ -25,6 +25,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { prng } from '../src/shared/prng.ts';
 import { createResponse, parseMessage, quote, SipParseError, type AnySipMessage } from '../src/sip/message/index.ts';
+import { TransactionLayer } from '../src/sip/transactions/index.ts';
+import { TransportLayer } from '../src/sip/transport/index.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -45,15 +47,34 @@ const chance = (p: number) => rand() < p;
 // ------------------------------------------------------------------ the server side under test
 
 /**
- * >>> SERVER TRANSACTION PATH — route this through the real transaction layer. <<<
- *
- * What a UDP datagram meets on arrival. For now: the parser, and for a request that parses, the
- * response a server transaction would send (createResponse, RFC 3261 §8.2.6.2), serialised.
+ * What a UDP datagram meets on arrival: the parser (whose verdict is counted), then the real
+ * transport layer (parsing again, Via stamping, rate limit off) and transaction layer, with a
+ * transaction user that answers every request at once (486 to INVITE, to run the failure path
+ * with its retransmissions and ACK matching; 200 to the rest). Nothing goes on the network: the
+ * transport has no socket. An exception escaping any of it, or one the transport layer had to
+ * catch from the layers above, is a crash.
  */
+const SOURCE = { protocol: 'UDP' as const, address: '127.0.0.1', port: 5070 };
+let caughtAbove = 0;
+const transport = new TransportLayer({
+  rateLimitPerSource: 0,
+  logger: { info() {}, debug() {}, warn: (o: object, msg?: string) => void (msg === 'error handling SIP message' && (caughtAbove++, log(`caught above the transport: ${JSON.stringify(o)}`))) },
+});
+const transactions = new TransactionLayer(transport, { T1: 1 });
+transport.delegate = { onMessage: (message, source) => transactions.receive(message, source) };
+transactions.user = {
+  onRequest: (t) => t.respond(createResponse(t.request, t.request.method === 'INVITE' ? 486 : 200, t.isInvite ? { toTag: t.localTag } : {})),
+  onAck: () => undefined,
+};
+
 export function serverTransactionPath(buf: Buffer): AnySipMessage {
-  const message = parseMessage(buf);
-  if (message.isRequest) createResponse(message, 400).toBuffer();
-  return message;
+  const before = caughtAbove;
+  try {
+    transport.receive(buf, SOURCE);
+  } finally {
+    if (caughtAbove !== before) throw new Error('the transaction layer or its user threw');
+  }
+  return parseMessage(buf);
 }
 
 // ------------------------------------------------------------------ corpus
@@ -253,6 +274,8 @@ for (let i = 0; i < MESSAGES; i++) {
     log(`crash: ${result.error instanceof Error ? result.error.stack : String(result.error)}\n  input: ${buf.toString('base64')}`);
   }
   if ((i + 1) % 200_000 === 0) log(`${i + 1} messages`);
+  // Let the transactions' timers run (T1 = 1 ms), so finished transactions go as on a live server.
+  if ((i + 1) % 1000 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
 }
 const seconds = (performance.now() - began) / 1000;
 
@@ -267,4 +290,8 @@ console.log(
     msgs_per_s: Math.round(MESSAGES / seconds),
   }),
 );
+const open = transactions.size;
+transactions.close();
+await transport.close();
+log(`transactions still open at the end: ${open.servers} server, ${open.clients} client`);
 if (counts.crash > 0 || hangs > 0) process.exitCode = 1;

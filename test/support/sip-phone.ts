@@ -74,7 +74,8 @@ export class TestPhone extends EventEmitter {
   static async start(options: PhoneOptions): Promise<TestPhone> {
     const phone = new TestPhone(options);
     const protocol = options.protocol ?? 'UDP';
-    await phone.endpoint.listen({ host: '127.0.0.1', ...(protocol === 'UDP' ? { udp: 0 } : { tcp: 0 }) });
+    // A TLS phone only dials out: the server reaches it on the connection it registered on.
+    if (protocol !== 'TLS') await phone.endpoint.listen({ host: '127.0.0.1', ...(protocol === 'UDP' ? { udp: 0 } : { tcp: 0 }) });
     return phone;
   }
 

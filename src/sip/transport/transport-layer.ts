@@ -254,7 +254,8 @@ export class TransportLayer implements FlowSink {
     if (reason.includes('too large')) flow.send(Buffer.from(`SIP/2.0 513 Message Too Large\r\nContent-Length: 0\r\n\r\n`));
   }
 
-  private receive(bytes: Buffer, source: Source): void {
+  /** Handles bytes that arrived from `source` (the listeners call this; so can a test or a bench). */
+  receive(bytes: Buffer, source: Source): void {
     this.stats.received++;
     let message: AnySipMessage;
     try {

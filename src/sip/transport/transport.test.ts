@@ -3,7 +3,11 @@
  * TCP reach devices on their own connection; oversized, garbled and flooding input gets a clear
  * answer or a drop and nothing else changes.
  */
+import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { once } from 'node:events';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -132,6 +136,31 @@ describe('SIP transports', () => {
     expect(r.status).toBe(483);
     client.socket.close();
     await bob.close();
+  });
+});
+
+describe('SIP over TLS', () => {
+  it('serves SIPS_PORT with the configured certificate and rings a phone on its TLS connection', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ringside-tls-'));
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+    const server = await startServer({ env: { TLS_CERT: cert, TLS_KEY: key } });
+    try {
+      const tlsPort = server.ringside.sip.ports.tls!;
+      expect(tlsPort).toBeGreaterThan(0);
+      const desk = await TestPhone.start({ user: 'alice', password: 'ringside-demo', domain: '127.0.0.1', server: { address: '127.0.0.1', port: tlsPort }, protocol: 'TLS' });
+      expect((await desk.register()).status).toBe(200);
+      const bob = await TestPhone.start({ user: 'bob', password: 'ringside-demo', domain: '127.0.0.1', server: { address: '127.0.0.1', port: server.ringside.sip.ports.udp! } });
+      expect((await bob.call('alice')).status).toBe(200);
+      expect(desk.calls[0]!.request.topVia.transport).toBe('TLS');
+      await bob.hangUp();
+      await desk.nextRequest('BYE');
+      await Promise.all([desk.close(), bob.close()]);
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
