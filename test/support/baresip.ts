@@ -163,14 +163,32 @@ export class Baresip {
     running.add(phone);
     try {
       phone.ctrl = await phone.connectCtrl(startTimeoutMs);
-      if (register) await phone.waitForEvent((e) => e.type === 'REGISTER_OK' || e.type === 'REGISTER_FAIL', startTimeoutMs).then((e) => {
-        if (e.type !== 'REGISTER_OK') throw new Error(`baresip ${options.name}: registration failed: ${e.param ?? ''}`);
-      });
+      if (register) await phone.waitForRegistration(startTimeoutMs);
     } catch (error) {
       await phone.stop();
       throw error;
     }
     return phone;
+  }
+
+  /**
+   * Resolves once the account is registered. baresip registers as soon as it starts, often
+   * before ctrl_tcp accepts us, so its REGISTER_OK event may never reach us: `reginfo` (which
+   * prints OK or ERR next to the account) is asked as well, every 100 ms.
+   */
+  async waitForRegistration(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const event = this.events.find((e) => e.type === 'REGISTER_OK' || e.type === 'REGISTER_FAIL');
+      // Colour codes around OK/ERR would hide the word boundaries.
+      const info = event ? '' : (await this.command('reginfo')).replace(/\x1b\[[0-9;]*m/g, '');
+      if (event?.type === 'REGISTER_OK' || /\bOK\b/.test(info)) return;
+      if (event?.type === 'REGISTER_FAIL' || /\bERR\b/.test(info)) {
+        throw new Error(`baresip ${this.name}: registration failed: ${event?.param ?? info}\n${this.log().slice(-3000)}`);
+      }
+      if (Date.now() > deadline) throw new Error(`baresip ${this.name}: not registered within ${timeoutMs} ms; reginfo: ${info}\n${this.log().slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** The whole log: menu output, baresip's messages and the SIP trace. */
