@@ -22,7 +22,7 @@
  *
  *   npm run bench:sip-load [-- --target kamailio|ringside|both] [--rates 100,250,500]
  *     [--step-seconds 10] [--sip HOST:PORT [--pid PID] [--ringside-url URL]] [--callee alice] [--caller bob]
- *     [--password ringside-demo] [--domain 127.0.0.1] [--kamailio-children 4] [--keep-going] [--keep-files]
+ *     [--password ringside-demo] [--domain 127.0.0.1] [--kamailio-children 4] [--keep-going] [--keep-files] [--trace]
  *
  * --sip points the Ringside side at an already-running server instead of starting one (its CPU
  * and memory are measured only with --pid; --ringside-url makes the benchmark wait for its /readyz). Needs `sipp` (Debian sip-tester); Kamailio is
@@ -35,17 +35,18 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureKamailio, startKamailio } from './sip-load/kamailio.ts';
 import { installCleanup, type Spawned } from './sip-load/processes.ts';
-import { machineBusySeconds, TreeMonitor } from './sip-load/procstat.ts';
-import { register, waitForSipServer, type Registration } from './sip-load/register.ts';
+import { machineBusySeconds, TreeMonitor, udpReceiveBufferErrors } from './sip-load/procstat.ts';
+import { waitForSipServer } from './sip-load/sip-probe.ts';
 import { startRingside, waitForReady } from './sip-load/ringside.ts';
 import {
   freeUdpPort,
   round,
   runUacStep,
-  startUas,
-  uasCounters,
+  startDevice,
+  deviceErrors,
   UAS_ANSWER_SCENARIO,
   UAS_RING_OR_CANCEL_SCENARIO,
+  setTraceMessages,
   type Uas,
   type UacStepResult,
 } from './sip-load/sipp.ts';
@@ -65,6 +66,7 @@ const { values: args } = parseArgs({
     'kamailio-children': { type: 'string', default: '4' },
     'keep-going': { type: 'boolean', default: false },
     'keep-files': { type: 'boolean', default: false },
+    trace: { type: 'boolean', default: false },
   },
 });
 
@@ -79,6 +81,8 @@ if (target !== 'kamailio' && target !== 'ringside' && target !== 'both') {
 const rates = args.rates.split(',').map((r) => Number(r.trim()));
 if (rates.some((r) => !Number.isFinite(r) || r <= 0)) throw new Error(`--rates must be positive numbers (got ${args.rates})`);
 const stepSeconds = Number(args['step-seconds']);
+// Debugging a server: every SIPp logs each message (slows SIPp down; use low rates and --keep-files).
+setTraceMessages(args.trace);
 
 interface Step extends UacStepResult {
   passed: boolean;
@@ -88,13 +92,19 @@ interface Step extends UacStepResult {
   rss: number | null;
   /** The SIPp caller and both devices together, cores. */
   sipp_cpu: number;
-  /** Calls the two devices failed in this step (e.g. a CANCEL that never came). */
-  uas_failed: number;
+  /** Calls the two devices aborted in this step (e.g. no ACK for an answer nobody wanted). */
+  device_failed: number;
+  /** Calls whose second branch the server never cancelled (the ringing device answered after 5 s). */
+  uncancelled_branches: number;
   /**
    * Cores busy with anything else on the machine meanwhile (all busy cores minus server, SIPp and
    * this script): above ~0.2 the step competed with other work and its figures are low.
    */
   other_cpu: number;
+  /** Cores busy on the whole machine during the step (2 = saturated). */
+  machine_cpu: number;
+  /** UDP datagrams dropped by full socket receive buffers on the machine during the step. */
+  udp_drops: number;
 }
 
 interface Figures {
@@ -120,26 +130,13 @@ async function runRamp(server: ServerUnderTest, workDir: string): Promise<Figure
   log(`${server.name}: SIP at ${server.sip.host}:${server.sip.port}`);
   await waitForSipServer(server.sip, 30_000);
 
-  // The callee's two devices, registered with digest auth.
-  const answering = await startUas(`${server.name} device 1 (answers)`, UAS_ANSWER_SCENARIO, path.join(workDir, 'uas-answer'), args.callee);
-  const ringing = await startUas(`${server.name} device 2 (rings)`, UAS_RING_OR_CANCEL_SCENARIO, path.join(workDir, 'uas-ring'), args.callee);
-  const devices: Uas[] = [answering, ringing];
-  const registrations: Registration[] = [];
+  // The callee's two devices, each registering itself with digest auth.
+  const device = { server: server.sip, user: args.callee, password: args.password, domain: args.domain };
+  const devices: Uas[] = [];
   try {
-    for (const device of devices) {
-      registrations.push(
-        await register({
-          server: server.sip,
-          user: args.callee,
-          password: args.password,
-          domain: args.domain,
-          contact: { host: '127.0.0.1', port: device.ports.sip },
-          expires: 3600,
-          onRefreshError: (error) => log(`${server.name}: re-registration failed: ${error.message}`),
-        }),
-      );
-    }
-    log(`${server.name}: ${args.callee} registered from 127.0.0.1:${answering.ports.sip} and 127.0.0.1:${ringing.ports.sip}`);
+    devices.push(await startDevice(`${server.name} device 1 (answers)`, UAS_ANSWER_SCENARIO, path.join(workDir, 'device-answer'), device));
+    devices.push(await startDevice(`${server.name} device 2 (rings)`, UAS_RING_OR_CANCEL_SCENARIO, path.join(workDir, 'device-ring'), device));
+    log(`${server.name}: ${args.callee} registered from ${devices.map((d) => `127.0.0.1:${d.ports.sip}`).join(' and ')}`);
 
     const steps: Step[] = [];
     for (const rate of rates) {
@@ -153,7 +150,10 @@ async function runRamp(server: ServerUnderTest, workDir: string): Promise<Figure
         `${server.name} ${rate}/s: ${step.passed ? 'pass' : 'FAIL'} — achieved ${step.achieved_cps}/s, failed ${step.failed}/${step.calls} ` +
           `(${step.failed_pct} %), setup p50 ${step.p50_setup_ms} ms p99 ${step.p99_setup_ms} ms, ` +
           `server cpu ${step.cpu ?? '?'} cores rss ${step.rss ?? '?'} MiB, sipp cpu ${step.sipp_cpu} cores` +
+          `, machine ${step.machine_cpu} cores busy` +
+          (step.udp_drops > 0 ? `, ${step.udp_drops} UDP datagrams dropped (full socket buffers)` : '') +
           (step.other_cpu > 0.2 ? `, WARNING: other processes used ${step.other_cpu} cores meanwhile` : '') +
+          (step.device_failed || step.uncancelled_branches ? `; devices: ${step.device_failed} calls failed, ${step.uncancelled_branches} branches never cancelled` : '') +
           (step.first_error ? `; first error: ${step.first_error}` : ''),
       );
       if (!step.passed && !args['keep-going']) break;
@@ -169,18 +169,18 @@ async function runRamp(server: ServerUnderTest, workDir: string): Promise<Figure
       steps,
     };
   } finally {
-    for (const r of registrations) r.close();
     await Promise.all(devices.map((d) => d.process.stop()));
   }
 }
 
 async function runStep(server: ServerUnderTest, devices: Uas[], rate: number, workDir: string): Promise<Step> {
-  const before = devices.map(uasCounters);
+  const before = devices.map(deviceErrors);
   const serverMonitor = server.pid !== undefined ? new TreeMonitor(server.pid) : undefined;
   const sippMonitors = devices.map((d) => new TreeMonitor(d.process.pid));
   serverMonitor?.start();
   for (const m of sippMonitors) m.start();
   const machineBefore = machineBusySeconds();
+  const dropsBefore = udpReceiveBufferErrors();
   const ownBefore = process.cpuUsage();
   const startedAt = performance.now();
   let uacMonitor: TreeMonitor | undefined;
@@ -205,14 +205,16 @@ async function runStep(server: ServerUnderTest, devices: Uas[], rate: number, wo
   const seconds = (performance.now() - startedAt) / 1000;
   const own = process.cpuUsage(ownBefore);
   const machineCores = (machineBusySeconds() - machineBefore) / seconds;
+  const udpDrops = udpReceiveBufferErrors() - dropsBefore;
   const otherCpu = Math.max(0, machineCores - (serverUsage?.cpuCores ?? 0) - sippCpu - (own.user + own.system) / 1e6 / seconds);
 
-  // Let the devices finish this step's calls (their 4 s timewait included) before the next step,
-  // so one step's tail is not measured as the next one's load. A branch the server never
-  // cancelled stays open on the ringing device for ~40 s: stop waiting once nothing changes.
-  await waitForDevicesToSettle(devices);
-  const after = devices.map(uasCounters);
-  const uasFailed = after.reduce((sum, a, i) => sum + a.failed - before[i]!.failed, 0);
+  // Let this step's tail end before the next step: the devices keep each call 4 s after its BYE
+  // (to absorb retransmissions), Kamailio its transactions 5 s. SIPp reports no per-call state of
+  // the devices (their calls are out-of-call scenarios), so this is a fixed pause.
+  await new Promise((r) => setTimeout(r, 5_000));
+  const after = devices.map(deviceErrors);
+  const deviceFailed = after.reduce((sum, a, i) => sum + a.failed - before[i]!.failed, 0);
+  const uncancelled = after.reduce((sum, a, i) => sum + a.uncancelled - before[i]!.uncancelled, 0);
 
   const passed = result.failed_pct < MAX_FAILED_PCT && result.achieved_cps >= MIN_ACHIEVED_FRACTION * rate;
   return {
@@ -221,28 +223,12 @@ async function runStep(server: ServerUnderTest, devices: Uas[], rate: number, wo
     cpu: serverUsage ? round(serverUsage.cpuCores, 2) : null,
     rss: serverUsage ? round(serverUsage.peakPssMiB, 1) : null,
     sipp_cpu: round(sippCpu, 2),
-    uas_failed: uasFailed,
+    device_failed: deviceFailed,
+    uncancelled_branches: uncancelled,
     other_cpu: round(otherCpu, 2),
+    machine_cpu: round(machineCores, 2),
+    udp_drops: udpDrops,
   };
-}
-
-/** Waits until the devices have no calls open, or their open calls stop going down (max 20 s). */
-async function waitForDevicesToSettle(devices: Uas[]): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  let lowest = Infinity;
-  let lastProgress = Date.now();
-  for (;;) {
-    const open = devices.reduce((sum, d) => sum + uasCounters(d).current, 0);
-    if (open === 0 || Date.now() > deadline) return;
-    if (open < lowest) {
-      lowest = open;
-      lastProgress = Date.now();
-    } else if (Date.now() - lastProgress > 3_000) {
-      return;
-    }
-    // SIPp rewrites its statistics file once a second: there is nothing finer to wait on.
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 // ------------------------------------------------------------------ servers under test
@@ -316,6 +302,11 @@ async function main(): Promise<void> {
   }
   const root = mkdtempSync(path.join(tmpdir(), 'sip-load-'));
   log(`work files in ${root}; rates ${rates.join(', ')} calls/s, ${stepSeconds} s per step`);
+  // Also on SIGINT/SIGTERM, which end the process without unwinding to the finally below.
+  const removeWorkFiles = () => {
+    if (!args['keep-files']) rmSync(root, { recursive: true, force: true });
+  };
+  process.once('exit', removeWorkFiles);
   try {
     const kamailio = target !== 'ringside' ? await measure('kamailio', root) : undefined;
     const ringside = target !== 'kamailio' ? await measure('ringside', root) : undefined;
@@ -334,7 +325,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(output)}\n`);
   } finally {
     if (args['keep-files']) log(`kept ${root}`);
-    else rmSync(root, { recursive: true, force: true });
+    removeWorkFiles();
   }
 }
 

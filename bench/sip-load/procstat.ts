@@ -67,6 +67,15 @@ export function machineBusySeconds(): number {
   return (user + nice + system + irq + softirq + steal) / ticksPerSecond();
 }
 
+/** UDP datagrams the kernel dropped because a socket's receive buffer was full (whole machine). */
+export function udpReceiveBufferErrors(): number {
+  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const names = lines[0]?.split(/\s+/) ?? [];
+  const values = lines[1]?.split(/\s+/) ?? [];
+  const i = names.indexOf('RcvbufErrors');
+  return i > 0 ? Number(values[i] ?? 0) : 0;
+}
+
 /** Summed proportional set size of the tree, in MiB. */
 export function treePssMiB(pids: number[]): number {
   let kib = 0;
@@ -83,7 +92,7 @@ export function treePssMiB(pids: number[]): number {
 
 /**
  * Samples a process tree while a benchmark step runs: CPU as cores used on average between
- * `start()` and `stop()` (1.0 = one core busy), memory as the peak PSS seen (sampled every 500 ms).
+ * `start()` and `stop()` (1.0 = one core busy), memory as the peak PSS seen (sampled every second: reading smaps of a 512 MiB shared segment is not free).
  * A process that exits before `stop()` (a SIPp caller) counts with the CPU time last sampled.
  */
 export class TreeMonitor {
@@ -105,7 +114,7 @@ export class TreeMonitor {
     }
     this.startedAt = performance.now();
     this.peakMiB = treePssMiB(this.pids);
-    this.timer = setInterval(() => this.sample(), 500);
+    this.timer = setInterval(() => this.sample(), 1_000);
   }
 
   stop(): { cpuCores: number; peakPssMiB: number } {

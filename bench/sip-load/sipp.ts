@@ -9,7 +9,7 @@
  */
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,10 +19,18 @@ export const SCENARIO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.
 export const UAC_SCENARIO = path.join(SCENARIO_DIR, 'uac-invite-auth.xml');
 export const UAS_ANSWER_SCENARIO = path.join(SCENARIO_DIR, 'uas-answer.xml');
 export const UAS_RING_OR_CANCEL_SCENARIO = path.join(SCENARIO_DIR, 'uas-ring-or-cancel.xml');
+export const REGISTER_SCENARIO = path.join(SCENARIO_DIR, 'register.xml');
+
+/** Log every SIP message each SIPp sends and receives (`messages.log` in its directory). */
+let traceMessages = false;
+export function setTraceMessages(on: boolean): void {
+  traceMessages = on;
+}
 
 /** Options every SIPp gets: loopback only, no keyboard, no remote-control socket on 0.0.0.0. */
-function commonArgs(ports: SippPorts): string[] {
+function commonArgs(ports: SippPorts, dir: string): string[] {
   return [
+    ...(traceMessages ? ['-trace_msg', '-message_file', path.join(dir, 'messages.log')] : []),
     '-i', '127.0.0.1',
     '-bind_local', // listen on 127.0.0.1 only (SIPp binds every address otherwise)
     '-p', String(ports.sip),
@@ -30,7 +38,6 @@ function commonArgs(ports: SippPorts): string[] {
     '-ci', '127.0.0.1', // its UDP control socket binds 0.0.0.0:8888 unless told otherwise
     '-cp', String(ports.control),
     '-nostdin',
-    '-timer_resol', '1',
     '-buff_size', String(4 * 1024 * 1024), // socket buffers: bursts at thousands of calls/s
     // A starved SIPp (two cores shared with the server) trips its watchdog; it must not end the run.
     '-watchdog_major_maxtriggers', '1000000',
@@ -90,30 +97,58 @@ export interface Uas {
   statFile: string;
 }
 
-/** A SIPp UAS acting as one registered device of the callee. */
-export async function startUas(name: string, scenario: string, dir: string, callee: string): Promise<Uas> {
+export interface DeviceOptions {
+  /** Registrar / server under test. */
+  server: { host: string; port: number };
+  /** The callee: address of record and digest user. */
+  user: string;
+  password: string;
+  /** SIP domain of the address of record. */
+  domain: string;
+}
+
+/**
+ * A SIPp acting as one registered device of the callee: in client mode its one call registers
+ * (register.xml, digest auth, refreshed every 30 min) from the device's own socket, and every
+ * call the server sends it runs `scenario` as an out-of-call scenario (-oocsf). Resolves once the
+ * registration succeeded.
+ */
+export async function startDevice(name: string, scenario: string, dir: string, options: DeviceOptions): Promise<Uas> {
   mkdirSync(dir, { recursive: true });
   const ports = await allocateSippPorts();
   const statFile = path.join(dir, 'stat.csv');
+  const registrationLog = path.join(dir, 'registration.log');
+  const errorFile = path.join(dir, 'errors.log');
   const process = spawnGroup(
     name,
     'sipp',
     [
-      '-sf', scenario,
-      ...commonArgs(ports),
-      '-s', callee,
-      // No cap on concurrent incoming calls (calls linger 4 s in timewait after they end).
+      `${options.server.host}:${options.server.port}`,
+      '-sf', REGISTER_SCENARIO,
+      '-oocsf', scenario,
+      ...commonArgs(ports, dir),
+      '-s', options.user,
+      '-au', options.user,
+      '-ap', options.password,
+      '-key', 'domain', options.domain,
+      // One call: the registration, which never ends; the calls to the device are out-of-call.
+      '-m', '1',
+      // No cap on concurrent calls (each lingers 4 s in timewait after it ends).
       '-l', '1000000',
       // A recv with no timeout of its own (ACK, BYE) gives up after 32 s, like RFC 3261 timer B.
       '-recv_timeout', '32000',
       '-trace_stat', '-stf', statFile, '-fd', '1',
-      '-trace_err', '-error_file', path.join(dir, 'errors.log'),
+      '-trace_logs', '-log_file', registrationLog,
+      '-trace_err', '-error_file', errorFile,
     ],
     { cwd: dir, logFile: path.join(dir, 'sipp.out') },
   );
-  // SIPp writes its first statistics line once it is up and listening.
-  await waitFor(() => existsSync(statFile) || process.hasExited(), 10_000, `${name} to start`);
-  if (process.hasExited()) throw new Error(`${name} exited at start:\n${process.logTail()}`);
+  const registered = () => safeRead(registrationLog).includes('registered');
+  await waitFor(() => registered() || process.hasExited(), 15_000, `${name} to register`).catch(() => undefined);
+  if (!registered()) {
+    await process.stop(1_000);
+    throw new Error(`${name} did not register with ${options.server.host}:${options.server.port}:\n${safeRead(errorFile).slice(0, 3000)}\n${process.logTail(1500)}`);
+  }
   return { process, ports, statFile };
 }
 
@@ -137,20 +172,22 @@ function counter(stats: Map<string, string> | undefined, name: string): number {
   return Number.isFinite(value) ? value : 0;
 }
 
-export interface UasCounters {
-  incoming: number;
-  successful: number;
+export interface DeviceErrors {
+  /** Calls the device aborted (no ACK or BYE in time, unexpected message, retransmissions exhausted). */
   failed: number;
-  current: number;
+  /** Calls on which a ringing device never got the CANCEL and answered after its 5 s wait. */
+  uncancelled: number;
 }
 
-export function uasCounters(uas: Uas): UasCounters {
-  const stats = readLastStats(uas.statFile);
+/**
+ * What a device's error log says so far. Its calls run as out-of-call scenarios, which SIPp leaves
+ * out of its statistics file: the error log is where their failures show.
+ */
+export function deviceErrors(uas: Uas): DeviceErrors {
+  const text = safeRead(path.join(path.dirname(uas.statFile), 'errors.log'));
   return {
-    incoming: counter(stats, 'IncomingCall(C)'),
-    successful: counter(stats, 'SuccessfulCall(C)'),
-    failed: counter(stats, 'FailedCall(C)'),
-    current: counter(stats, 'CurrentCall'),
+    failed: (text.match(/aborting call/gi) ?? []).length,
+    uncancelled: (text.match(/receive timeout on message [^\n]*?jumping to label/g) ?? []).length,
   };
 }
 
@@ -201,7 +238,7 @@ export async function runUacStep(options: UacStepOptions, onStarted?: (p: Spawne
     [
       `${options.server.host}:${options.server.port}`,
       '-sf', UAC_SCENARIO,
-      ...commonArgs(ports),
+      ...commonArgs(ports, options.dir),
       '-s', options.callee,
       '-au', options.caller,
       '-ap', options.password,
