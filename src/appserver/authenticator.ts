@@ -9,6 +9,12 @@ import type { SipUsers } from './sip-users.ts';
 import type { SourceGuard } from './source-guard.ts';
 import type { Trunk } from './trunks.ts';
 
+/**
+ * Clients that fail when offered more than MD5: baresip 1.x (libre) aborts the whole
+ * authentication with ENOSYS on any non-MD5 challenge instead of skipping it. They get MD5 alone.
+ */
+const MD5_ONLY_AGENTS = [/^baresip v?[01]\./i];
+
 export type Caller = { kind: 'user'; user: User } | { kind: 'trunk'; trunk: Trunk };
 
 export interface AuthenticatorLog {
@@ -59,7 +65,9 @@ export class SipAuthenticator {
       case 'missing':
       case 'stale': {
         const response = createResponse(request, registrar ? 401 : 407, transaction.isInvite ? { toTag: transaction.localTag } : {});
-        for (const c of this.digest.challenges(verdict.kind === 'stale')) response.addHeader(registrar ? 'WWW-Authenticate' : 'Proxy-Authenticate', c);
+        const agent = request.header('User-Agent') ?? '';
+        const only = MD5_ONLY_AGENTS.some((re) => re.test(agent)) ? (['MD5'] as const) : undefined;
+        for (const c of this.digest.challenges(verdict.kind === 'stale', only ? [...only] : undefined)) response.addHeader(registrar ? 'WWW-Authenticate' : 'Proxy-Authenticate', c);
         transaction.respond(response);
         return undefined;
       }

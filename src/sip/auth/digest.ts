@@ -91,10 +91,10 @@ export class DigestServer {
     this.clock = options.clock ?? Date.now;
   }
 
-  /** One challenge per algorithm, MD5 first. */
-  challenges(stale = false): string[] {
+  /** One challenge per algorithm, MD5 first (or only the algorithms given, for clients that need it). */
+  challenges(stale = false, only?: DigestAlgorithm[]): string[] {
     const nonce = this.newNonce();
-    return this.algorithms.map(
+    return (only ? this.algorithms.filter((a) => only.includes(a)) : this.algorithms).map(
       (algorithm) => `Digest realm="${this.realm}", nonce="${nonce}", algorithm=${algorithm}, qop="auth"${stale ? ', stale=true' : ''}`,
     );
   }
