@@ -163,11 +163,7 @@ export class AppServer implements TransactionUser {
 
   private async handle(transaction: ServerTransaction): Promise<void> {
     const { request, source } = transaction;
-    const reply = (status: number, reason?: string, headers: [string, string][] = []) => {
-      const r = createResponse(request, status, { ...(reason ? { reason } : {}), ...(transaction.isInvite ? { toTag: transaction.localTag } : {}) });
-      for (const [k, v] of headers) r.setHeader(k, v);
-      transaction.respond(r);
-    };
+    const reply = (status: number, reason?: string, headers: [string, string][] = []) => answer(transaction, status, reason, headers);
     if (this.guard.isBlocked(source.address)) return; // silently: scanners get nothing to learn from
 
     // RFC 4475 §3.3.7 / RFC 3261 §8.2.2.1: only SIP URIs are served.
@@ -221,12 +217,8 @@ export class AppServer implements TransactionUser {
   }
 
   private async invite(transaction: InviteServerTransaction): Promise<void> {
-    const { request, source } = transaction;
-    const reply = (status: number, reason?: string, headers: [string, string][] = []) => {
-      const r = createResponse(request, status, { toTag: transaction.localTag, ...(reason ? { reason } : {}) });
-      for (const [k, v] of headers) r.setHeader(k, v);
-      transaction.respond(r);
-    };
+    const { request } = transaction;
+    const reply = (status: number, reason?: string, headers: [string, string][] = []) => answer(transaction, status, reason, headers);
     transaction.respond(createResponse(request, 100));
     if (request.maxForwards === 0) return reply(483);
     if (request.body.length > 0 && !sdpOf(request)) return reply(415, undefined, [['Accept', 'application/sdp']]);
@@ -362,6 +354,13 @@ export class AppServer implements TransactionUser {
     await this.recorder.close();
     await this.endpoint.close();
   }
+}
+
+/** A final answer from the application; INVITEs use their transaction's To tag (so CANCEL's 200 matches). */
+function answer(transaction: ServerTransaction, status: number, reason?: string, headers: [string, string][] = []): void {
+  const response = createResponse(transaction.request, status, { ...(reason ? { reason } : {}), ...(transaction.isInvite ? { toTag: transaction.localTag } : {}) });
+  for (const [k, v] of headers) response.setHeader(k, v);
+  transaction.respond(response);
 }
 
 /**
