@@ -42,8 +42,6 @@ function commonArgs(ports: SippPorts, dir: string): string[] {
     // A starved SIPp (two cores shared with the server) trips its watchdog; it must not end the run.
     '-watchdog_major_maxtriggers', '1000000',
     '-watchdog_minor_maxtriggers', '1000000',
-    '-ringbuffer_files', '1',
-    '-ringbuffer_size', String(20 * 1024 * 1024),
   ];
 }
 
@@ -139,6 +137,7 @@ export async function startDevice(name: string, scenario: string, dir: string, o
       '-recv_timeout', '32000',
       '-trace_stat', '-stf', statFile, '-fd', '1',
       '-trace_logs', '-log_file', registrationLog,
+      // Not rotated: its failures are counted from it (bounded by the benchmark's length).
       '-trace_err', '-error_file', errorFile,
     ],
     { cwd: dir, logFile: path.join(dir, 'sipp.out') },
@@ -253,6 +252,9 @@ export async function runUacStep(options: UacStepOptions, onStarted?: (p: Spawne
       '-trace_stat', '-stf', statFile, '-fd', '1',
       '-trace_rtt', '-rtt_freq', '1',
       '-trace_err', '-error_file', errorFile,
+      // Only its first error is read: keep at most ~20 MB of a collapsing step's errors.
+      '-ringbuffer_files', '1',
+      '-ringbuffer_size', String(20 * 1024 * 1024),
       '-trace_screen', '-screen_file', path.join(options.dir, 'screen.log'),
     ],
     { cwd: options.dir, logFile: path.join(options.dir, 'sipp.out') },
