@@ -219,7 +219,8 @@ export class AppServer implements TransactionUser {
   private async invite(transaction: InviteServerTransaction): Promise<void> {
     const { request } = transaction;
     const reply = (status: number, reason?: string, headers: [string, string][] = []) => answer(transaction, status, reason, headers);
-    transaction.respond(createResponse(request, 100));
+    // No 100 Trying up front: a challenge, a refusal or the devices' 180 follows within
+    // milliseconds, and the transaction sends 100 by itself should anything take 200 ms (§17.2.1).
     if (request.maxForwards === 0) return reply(483);
     if (request.body.length > 0 && !sdpOf(request)) return reply(415, undefined, [['Accept', 'application/sdp']]);
     // Our answers carry SDP: a caller that accepts no SDP could not read them (RFC 3261 §21.4.7).

@@ -54,10 +54,13 @@ export class SipAuthenticator {
       if (trunk) return { kind: 'trunk', trunk };
     }
     const registrar = request.method === 'REGISTER';
-    const verdict = await this.digest.verify(request, registrar ? 'Authorization' : 'Proxy-Authorization', (name) => this.users.passwordOf(name));
+    let user: User | undefined;
+    const verdict = await this.digest.verify(request, registrar ? 'Authorization' : 'Proxy-Authorization', async (name) => {
+      user = await this.users.find(name);
+      return user?.sip_password;
+    });
     switch (verdict.kind) {
       case 'ok': {
-        const user = await this.users.find(verdict.username);
         if (!user) break;
         this.guard.succeeded(source.address);
         return { kind: 'user', user };

@@ -4,6 +4,7 @@
  * lives only as long as that connection: when it closes the binding goes (RFC 5626 §5.3), and at
  * start a node drops the connection-bound bindings it held before it stopped.
  */
+import { TtlCache } from '../shared/ttl-cache.ts';
 import { newId, nowIso, type Registration, type Store } from '../store/index.ts';
 import type { Destination, Flow, Source, TransportLayer, TransportProtocol } from '../sip/index.ts';
 
@@ -27,6 +28,11 @@ export class LocationService {
   private readonly maxContacts: number;
   /** Flows whose close we already listen to. */
   private readonly watched = new WeakSet<Flow>();
+  /**
+   * Every call reads its callee's devices. Changes made on this node invalidate at once; the
+   * short TTL bounds how long a device registered on another node takes to start ringing.
+   */
+  private readonly cache: TtlCache<string, Registration[]>;
 
   constructor(
     private readonly store: Store,
@@ -36,6 +42,7 @@ export class LocationService {
   ) {
     this.clock = options.clock ?? Date.now;
     this.maxContacts = options.maxContacts;
+    this.cache = new TtlCache(2000, 50_000, this.clock);
   }
 
   /** Bindings this node held on connections that died with its last process. */
@@ -50,14 +57,17 @@ export class LocationService {
 
   /** The user's live bindings (not expired), newest first. */
   async bindings(userId: string): Promise<Registration[]> {
+    const all = await this.cache.getOrLoad(userId, () =>
+      this.store.db
+        .selectFrom('registrations')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .where('expires_at', '>', nowIso(this.clock))
+        .orderBy('updated_at', 'desc')
+        .execute(),
+    );
     const now = nowIso(this.clock);
-    return this.store.db
-      .selectFrom('registrations')
-      .selectAll()
-      .where('user_id', '=', userId)
-      .where('expires_at', '>', now)
-      .orderBy('updated_at', 'desc')
-      .execute();
+    return all.filter((b) => b.expires_at > now);
   }
 
   /** How to reach a binding now, or undefined when its connection is gone. */
@@ -79,6 +89,7 @@ export class LocationService {
    * request older (same Call-ID, lower CSeq) than the stored one changes nothing.
    */
   async update(input: BindingInput): Promise<UpdateOutcome> {
+    this.cache.delete(input.userId);
     const now = this.clock();
     const existing = await this.findExisting(input);
     if (existing && existing.call_id === input.callId && input.cseq <= existing.cseq && input.expiresS > 0) {
@@ -86,6 +97,7 @@ export class LocationService {
     }
     if (input.expiresS === 0) {
       if (existing) await this.store.db.deleteFrom('registrations').where('id', '=', existing.id).execute();
+      this.cache.delete(input.userId);
       return 'removed';
     }
     const flow = input.source.flow;
@@ -113,22 +125,27 @@ export class LocationService {
       await this.store.db.insertInto('registrations').values({ ...values, id: newId(), created_at: nowIso(() => now) }).execute();
       await this.enforceLimit(input.userId);
     }
+    this.cache.delete(input.userId); // a call may have re-read the old list meanwhile
     if (flow) this.watch(flow);
     return 'updated';
   }
 
   async removeAll(userId: string, options: { keepBrowsers?: boolean } = {}): Promise<void> {
+    this.cache.delete(userId);
     let q = this.store.db.deleteFrom('registrations').where('user_id', '=', userId);
     if (options.keepBrowsers) q = q.where('transport', 'not in', ['WS', 'WSS']);
     await q.execute();
+    this.cache.delete(userId);
   }
 
   /** Bindings made over this connection. */
   async removeFlow(flowId: string): Promise<void> {
     await this.store.db.deleteFrom('registrations').where('flow_id', '=', flowId).execute();
+    this.cache.clear();
   }
 
   async purgeExpired(): Promise<void> {
+    // Cached lists are filtered by expiry when read: nothing to invalidate here.
     await this.store.db.deleteFrom('registrations').where('expires_at', '<=', nowIso(this.clock)).execute();
   }
 

@@ -2,21 +2,37 @@
  * Users as SIP sees them: found by SIP username or extension, with their device password for
  * digest authentication, and the dialling rule for calls out through a trunk.
  */
+import { TtlCache } from '../shared/ttl-cache.ts';
 import type { Store, User } from '../store/index.ts';
 
 export class SipUsers {
-  constructor(private readonly store: Store) {}
+  /** Every call and registration looks users up, often twice: a few seconds of memory saves the queries. */
+  private readonly cache: TtlCache<string, User | undefined>;
+
+  constructor(
+    private readonly store: Store,
+    options: { ttlMs?: number; clock?: () => number } = {},
+  ) {
+    this.cache = new TtlCache(options.ttlMs ?? 5000, 10_000, options.clock);
+  }
 
   /** `alice`, `ALICE` or `1001`: the user this SIP identity names, if enabled. */
   async find(identity: string): Promise<User | undefined> {
     const name = identity.trim();
     if (!name || name.length > 64) return undefined;
-    const user = await this.store.db
-      .selectFrom('users')
-      .selectAll()
-      .where((eb) => eb.or([eb('sip_username', '=', name.toLowerCase()), eb('extension', '=', name)]))
-      .executeTakeFirst();
+    const user = await this.cache.getOrLoad(name, () =>
+      this.store.db
+        .selectFrom('users')
+        .selectAll()
+        .where((eb) => eb.or([eb('sip_username', '=', name.toLowerCase()), eb('extension', '=', name)]))
+        .executeTakeFirst(),
+    );
     return user && !user.disabled ? user : undefined;
+  }
+
+  /** Forget cached users (after a user's SIP settings changed on this node). */
+  invalidate(): void {
+    this.cache.clear();
   }
 
   async byId(id: string): Promise<User | undefined> {

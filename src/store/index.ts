@@ -76,7 +76,7 @@ export class Store {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     return new Store(db, 'sqlite', file, undefined);
   }
 
@@ -120,6 +120,27 @@ export class Store {
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+/**
+ * better-sqlite3 compiles a statement on every `prepare`, and Kysely prepares on every query:
+ * keep the compiled statements of the queries we run again and again (a bounded cache — the SQL
+ * text is the key, the values are bound per call).
+ */
+function withStatementCache(sqlite: SQLite.Database, size = 500) {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      let statement = cache.get(sql);
+      if (!statement) {
+        statement = sqlite.prepare(sql);
+        if (cache.size >= size) cache.delete(cache.keys().next().value!);
+        cache.set(sql, statement);
+      }
+      return statement;
+    },
+  };
 }
 
 export function newId(): string {

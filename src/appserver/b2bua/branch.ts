@@ -9,7 +9,6 @@ import {
   Dialog,
   SipRequest,
   answerChallenge,
-  type ClientTransaction,
   type Destination,
   type SipEndpoint,
   type SipResponse,
@@ -37,21 +36,24 @@ export class Branch {
   state: BranchState = 'trying';
   dialog: Dialog | undefined;
   finalStatus: number | undefined;
-  private transaction: ClientTransaction | undefined;
   private provisional = false;
   private cancelPending: string | undefined | null = null;
-  private ack: SipRequest | undefined;
+  private ack: { request: SipRequest; destination: Destination } | undefined;
   private authenticated = false;
+  private request: SipRequest | undefined;
 
   constructor(
     readonly target: BranchTarget,
-    private request: SipRequest,
+    request: SipRequest,
     private readonly endpoint: SipEndpoint,
     private readonly user: BranchUser,
     private readonly localContact: string,
-  ) {}
+  ) {
+    this.request = request;
+  }
 
   get invite(): SipRequest {
+    if (!this.request) throw new Error('branch released');
     return this.request;
   }
 
@@ -60,7 +62,7 @@ export class Branch {
   }
 
   start(): void {
-    this.transaction = this.endpoint.request(this.request, this.target.destination, {
+    this.endpoint.request(this.invite, this.target.destination, {
       onResponse: (response) => this.onResponse(response),
       onTimeout: () => this.fail(408),
       onTransportError: () => this.fail(503),
@@ -79,12 +81,12 @@ export class Branch {
       return;
     }
     if (status < 300) {
-      if (this.dialog) {
-        // A retransmitted 2xx: our ACK was lost (§13.2.2.4).
-        if (this.ack) this.endpoint.sendAck(copyRequest(this.ack), this.dialog.destination);
+      if (this.dialog || this.ack) {
+        // A retransmitted 2xx: our ACK was lost (§13.2.2.4). The same ACK again.
+        if (this.ack) this.endpoint.sendAck(this.ack.request, this.ack.destination);
         return;
       }
-      this.dialog = Dialog.asUac(this.request, response, this.target.destination, this.localContact);
+      this.dialog = Dialog.asUac(this.invite, response, this.target.destination, this.localContact);
       const wasCancelled = this.state === 'cancelled';
       this.state = 'answered';
       if (wasCancelled) {
@@ -126,9 +128,10 @@ export class Branch {
       this.user.onFailure(this, response.status, response);
       return;
     }
-    const retry = new SipRequest('INVITE', this.request.uri, this.request.headers.filter((h) => h.name !== 'Via').map((h) => ({ ...h })), this.request.body);
-    retry.setHeader('CSeq', `${this.request.cseq.seq + 1} INVITE`);
-    retry.setHeader(response.status === 401 ? 'Authorization' : 'Proxy-Authorization', answerChallenge(challenge, { method: 'INVITE', uri: this.request.uri.toString() }, this.target.credentials!));
+    const first = this.invite;
+    const retry = new SipRequest('INVITE', first.uri, first.headers.filter((h) => h.name !== 'Via').map((h) => ({ ...h })), first.body);
+    retry.setHeader('CSeq', `${first.cseq.seq + 1} INVITE`);
+    retry.setHeader(response.status === 401 ? 'Authorization' : 'Proxy-Authorization', answerChallenge(challenge, { method: 'INVITE', uri: first.uri.toString() }, this.target.credentials!));
     this.request = retry;
     this.provisional = false;
     this.start();
@@ -137,8 +140,9 @@ export class Branch {
   /** The ACK of the 2xx (§13.2.2.4); `body` carries the answer when the INVITE had no offer. */
   acknowledge(body?: { sdp: Buffer; contentType: string }): void {
     if (!this.dialog) return;
-    this.ack = this.dialog.createRequest('ACK', { cseq: this.request.cseq.seq, ...(body ? { body: body.sdp, contentType: body.contentType } : {}) });
-    this.endpoint.sendAck(copyRequest(this.ack), this.dialog.destination);
+    const ack = this.dialog.createRequest('ACK', { cseq: this.invite.cseq.seq, ...(body ? { body: body.sdp, contentType: body.contentType } : {}) });
+    this.ack = { request: ack, destination: this.dialog.destination };
+    this.endpoint.sendAck(ack, this.dialog.destination); // adds its Via: a resend is the same ACK
   }
 
   /** Stops the branch ringing, with a Reason (RFC 3326) when given. */
@@ -154,7 +158,7 @@ export class Branch {
 
   private sendCancel(reason: string | undefined): void {
     this.cancelPending = null;
-    const invite = this.request;
+    const invite = this.invite;
     const cancel = new SipRequest('CANCEL', invite.uri);
     // §9.1: same Request-URI, Call-ID, To, From, CSeq number and top Via (branch) as the INVITE.
     for (const name of ['Route', 'From', 'To', 'Call-ID', 'Max-Forwards']) for (const v of invite.headerValues(name)) cancel.addHeader(name, v);
@@ -175,12 +179,12 @@ export class Branch {
     });
   }
 
-  get transactionState(): string | undefined {
-    return this.transaction?.state;
+  /**
+   * The call has ended: keep only what answering a retransmitted 2xx needs (the ACK); the
+   * transaction that may still deliver one lives on for 64*T1.
+   */
+  release(): void {
+    this.request = undefined;
+    this.dialog = undefined;
   }
-}
-
-/** A fresh copy to send (sending adds a Via; the stored ACK stays without one). */
-function copyRequest(request: SipRequest): SipRequest {
-  return new SipRequest(request.method, request.uri, request.headers.map((h) => ({ ...h })), request.body);
 }

@@ -96,6 +96,8 @@ type CallState = 'ringing' | 'answered' | 'ended';
 export class Call implements BranchUser {
   readonly id: string = crypto.randomUUID();
   state: CallState = 'ringing';
+  /** The caller's Call-ID. */
+  readonly sipCallId: string;
   private readonly a: InviteServerTransaction;
   private readonly aDestination: Destination;
   private aDialog: Dialog | undefined;
@@ -122,15 +124,13 @@ export class Call implements BranchUser {
     private readonly ctx: CallContext,
   ) {
     this.a = setup.transaction;
+    this.sipCallId = this.a.request.callId;
     const source = this.a.source;
     // Requests to the caller go back where it called from (its connection, or its address — NAT-safe).
     this.aDestination = { protocol: source.protocol, address: source.address, port: source.port, ...(source.flow ? { flow: source.flow } : {}) };
     this.delayedOffer = !setup.offer || setup.offer.length === 0;
   }
 
-  get sipCallId(): string {
-    return this.a.request.callId;
-  }
 
   start(): void {
     const { setup, ctx } = this;
@@ -259,8 +259,9 @@ export class Call implements BranchUser {
     for (const other of this.branches) if (other !== branch) other.cancel(COMPLETED_ELSEWHERE);
 
     if (!this.delayedOffer) branch.acknowledge();
-    this.okResponse = this.respondA(200, { body: response.body, contentType: response.header('Content-Type') ?? 'application/sdp' });
+    // The dialog first: once answered, the transaction lets go of the caller's INVITE.
     this.aDialog = Dialog.asUas(this.a.request, this.a.localTag, this.aDestination, this.ctx.endpoint.contact(this.aDestination.protocol));
+    this.okResponse = this.respondA(200, { body: response.body, contentType: response.header('Content-Type') ?? 'application/sdp' });
     this.ctx.dialogs.add(this.aDialog, this, 'a');
     this.ctx.dialogs.add(branch.dialog!, this, 'b');
     this.ctx.events.publish({
@@ -399,8 +400,9 @@ export class Call implements BranchUser {
   /** The other leg did not answer an in-dialog request: the device is gone, so is the call. */
   private inDialogFailure(transaction: ServerTransaction, status: number, isInvite: boolean): void {
     if (isInvite) this.reinvite = undefined;
+    const method = transaction.request.method;
     transaction.respond(createResponse(transaction.request, status));
-    if (this.state === 'answered' && (isInvite || transaction.request.method === 'UPDATE')) {
+    if (this.state === 'answered' && (isInvite || method === 'UPDATE')) {
       this.ctx.log.info({ call: this.id, status }, 'other leg stopped answering; hanging up');
       this.hangUp('system', 'failed');
     }
@@ -444,6 +446,18 @@ export class Call implements BranchUser {
       hangupBy,
     });
     this.ctx.onEnded(this);
+    // The transactions of this call live on for 64*T1 to absorb retransmissions, and their users
+    // lead back here: let go of what an ended call no longer needs, so little is kept that long.
+    this.awaitingAck = false;
+    this.okResponse = undefined;
+    this.aDialog = undefined;
+    this.pendingAckToOther = undefined;
+    this.reinvite = undefined;
+    this.ringingBranches.clear();
+    // A cancelled branch may still be answered (and must then be ACKed and hung up): it keeps its INVITE.
+    for (const b of this.branches) if (b.state === 'answered' || b.state === 'failed') b.release();
+    this.branches.length = 0;
+    this.setup.targets.length = 0;
   }
 }
 

@@ -84,11 +84,26 @@ export abstract class SipMessage {
   /** Replaces every line of the header with one line per value (none removes it). */
   setHeader(name: string, ...values: (string | { toString(): string })[]): this {
     const canonical = canonicalHeaderName(name);
-    const index = this.headers.findIndex((h) => h.name === canonical);
-    this.headers = this.headers.filter((h) => h.name !== canonical);
-    const lines = values.map((v) => ({ name: canonical, value: String(v) }));
-    this.headers.splice(index >= 0 ? index : this.headers.length, 0, ...lines);
+    const headers = this.headers;
+    let index = -1;
+    let count = 0;
+    for (let i = 0; i < headers.length; i++) {
+      if (headers[i]!.name !== canonical) continue;
+      if (index < 0) index = i;
+      count++;
+    }
     this.cache.delete(canonical);
+    // The common cases without copying the list: a new header, or one line replaced by one.
+    if (count === 0) {
+      for (const v of values) headers.push({ name: canonical, value: String(v) });
+      return this;
+    }
+    if (count === 1 && values.length === 1) {
+      headers[index] = { name: canonical, value: String(values[0]) };
+      return this;
+    }
+    this.headers = headers.filter((h) => h.name !== canonical);
+    this.headers.splice(index, 0, ...values.map((v) => ({ name: canonical, value: String(v) })));
     return this;
   }
 
@@ -123,6 +138,19 @@ export abstract class SipMessage {
 
   get vias(): Via[] {
     return this.cached('Via', () => this.headerValues('Via').map(parseVia));
+  }
+
+  /**
+   * Rewrites the top Via after changing it (received/rport stamping): only its own text changes;
+   * the other Vias keep their bytes and the parsed list stays cached.
+   */
+  updateTopVia(via: Via): void {
+    const index = this.headers.findIndex((h) => h.name === 'Via');
+    if (index < 0) return;
+    const line = this.headers[index]!;
+    const values = splitTopLevel(line.value);
+    values[0] = via.toString();
+    line.value = values.join(', ');
   }
 
   get topVia(): Via {
@@ -255,9 +283,19 @@ export class SipResponse extends SipMessage {
 
 export type AnySipMessage = SipRequest | SipResponse;
 
+/** Random bytes drawn a few kilobytes at a time: one `randomBytes` call per tag costs more than the tag. */
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+
 /** A random token for tags and branches (RFC 3261 wants at least 32 bits of randomness). */
 export function randomToken(bytes = 8): string {
-  return randomBytes(bytes).toString('hex');
+  if (poolOffset + bytes > pool.length) {
+    pool = randomBytes(4096);
+    poolOffset = 0;
+  }
+  const token = pool.toString('hex', poolOffset, poolOffset + bytes);
+  poolOffset += bytes;
+  return token;
 }
 
 export function newBranch(): string {

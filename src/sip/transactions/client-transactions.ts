@@ -28,7 +28,7 @@ const ICT_LEGAL: Record<InviteClientState, readonly InviteClientState[]> = {
 };
 
 export class InviteClientTransaction extends Transaction<InviteClientState> {
-  private ackForFailure: SipRequest | undefined;
+  private ackForFailure: Buffer | undefined;
 
   constructor(id: string, request: SipRequest, destination: Destination, transport: TransactionTransport, config: TimerConfig, private readonly user: ClientTransactionUser) {
     super(id, request, destination, transport, config, 'Calling', ICT_LEGAL);
@@ -75,11 +75,13 @@ export class InviteClientTransaction extends Transaction<InviteClientState> {
         } else if (status < 300) {
           // RFC 6026 §8.4: 2xx moves to Accepted; the TU sends the ACK and gets later 2xx too.
           this.stateTransition('Accepted');
+          this.releaseRequest();
           this.startTimer('M', 64 * this.config.T1, () => this.stateTransition('Terminated'));
           this.user.onResponse(response);
         } else {
           this.stateTransition('Completed');
           this.sendAck(response);
+          this.releaseRequest();
           // Timer D: absorb response retransmissions, "at least 32 s" on unreliable transports — 64*T1 is
           // exactly that at the default T1, and shrinks with T1 in tests.
           this.startTimer('D', this.reliable ? 0 : 64 * this.config.T1, () => this.stateTransition('Terminated'));
@@ -99,17 +101,19 @@ export class InviteClientTransaction extends Transaction<InviteClientState> {
 
   /** ACK for a non-2xx final response is part of the transaction (§17.1.1.3). */
   private sendAck(response: SipResponse): void {
-    if (!this.ackForFailure) {
-      const ack = new SipRequest('ACK', this.request.uri);
-      for (const name of ['Via', 'Route', 'From', 'Call-ID', 'Max-Forwards']) {
-        if (name === 'Via') ack.setHeader('Via', this.request.vias[0]!.toString());
-        else for (const v of this.request.headerValues(name)) ack.addHeader(name, v);
-      }
-      ack.setHeader('To', response.header('To') ?? this.request.header('To')!);
-      ack.setHeader('CSeq', `${this.request.cseq.seq} ACK`);
-      this.ackForFailure = ack;
+    if (this.ackForFailure) {
+      this.resend(this.ackForFailure);
+      return;
     }
-    this.send(this.ackForFailure);
+    const request = this.request;
+    const ack = new SipRequest('ACK', request.uri);
+    for (const name of ['Via', 'Route', 'From', 'Call-ID', 'Max-Forwards']) {
+      if (name === 'Via') ack.setHeader('Via', request.vias[0]!.toString());
+      else for (const v of request.headerValues(name)) ack.addHeader(name, v);
+    }
+    ack.setHeader('To', response.header('To') ?? request.header('To')!);
+    ack.setHeader('CSeq', `${request.cseq.seq} ACK`);
+    this.ackForFailure = this.sendKeepingBytes(ack);
   }
 
   private failTransport(): void {
@@ -170,6 +174,7 @@ export class NonInviteClientTransaction extends Transaction<NonInviteClientState
       return;
     }
     this.stateTransition('Completed');
+    this.releaseRequest();
     this.stopTimer('E');
     this.stopTimer('F');
     // Timer K: T4 on unreliable transports to absorb retransmitted responses.

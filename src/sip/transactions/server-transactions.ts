@@ -19,7 +19,8 @@ const IST_LEGAL: Record<InviteServerState, readonly InviteServerState[]> = {
 };
 
 export class InviteServerTransaction extends Transaction<InviteServerState> {
-  private lastResponse: SipResponse | undefined;
+  /** The last response sent, as bytes, to answer a retransmitted INVITE. */
+  private lastResponse: Buffer | undefined;
   private trying: NodeJS.Timeout | undefined;
   /** Set when the caller CANCELled; the user answers 487. */
   cancelled = false;
@@ -57,14 +58,18 @@ export class InviteServerTransaction extends Transaction<InviteServerState> {
     const status = response.status;
     switch (this.state) {
       case 'Proceeding':
-        this.lastResponse = response;
-        this.send(response);
+        this.lastResponse = this.sendKeepingBytes(response);
         if (status >= 200 && status < 300) {
-          // The TU (UAS core) retransmits the 2xx until ACKed; we only absorb INVITE retransmissions.
+          // The TU (UAS core) retransmits the 2xx until ACKed; we only absorb INVITE retransmissions,
+          // and keep nothing else for the 64*T1 that takes.
+          this.lastResponse = undefined;
+          this.removeAllListeners('cancel');
           this.stateTransition('Accepted');
+          this.releaseRequest();
           this.startTimer('L', 64 * this.config.T1, () => this.stateTransition('Terminated'));
         } else if (status >= 300) {
           this.stateTransition('Completed');
+          this.releaseRequest();
           if (!this.reliable) this.scheduleG(this.config.T1);
           this.startTimer('H', 64 * this.config.T1, () => {
             this.stateTransition('Terminated');
@@ -84,7 +89,7 @@ export class InviteServerTransaction extends Transaction<InviteServerState> {
   private scheduleG(interval: number): void {
     this.startTimer('G', interval, () => {
       if (this.state !== 'Completed' || !this.lastResponse) return;
-      this.send(this.lastResponse);
+      this.resend(this.lastResponse);
       this.scheduleG(Math.min(interval * 2, this.config.T2));
     });
   }
@@ -101,7 +106,7 @@ export class InviteServerTransaction extends Transaction<InviteServerState> {
       }
       return;
     }
-    if ((this.state === 'Proceeding' || this.state === 'Completed') && this.lastResponse) this.send(this.lastResponse);
+    if ((this.state === 'Proceeding' || this.state === 'Completed') && this.lastResponse) this.resend(this.lastResponse);
   }
 
   /** The caller's CANCEL matched this INVITE. */
@@ -134,7 +139,8 @@ const NIST_LEGAL: Record<NonInviteServerState, readonly NonInviteServerState[]> 
 };
 
 export class NonInviteServerTransaction extends Transaction<NonInviteServerState> {
-  private lastResponse: SipResponse | undefined;
+  /** The last response sent, as bytes, to answer a retransmitted request. */
+  private lastResponse: Buffer | undefined;
 
   constructor(id: string, request: SipRequest, readonly source: Source, destination: Destination, transport: TransactionTransport, config: TimerConfig) {
     super(id, request, destination, transport, config, 'Trying', NIST_LEGAL);
@@ -150,19 +156,19 @@ export class NonInviteServerTransaction extends Transaction<NonInviteServerState
 
   respond(response: SipResponse): void {
     if (this.state === 'Completed' || this.state === 'Terminated') return;
-    this.lastResponse = response;
-    this.send(response);
+    this.lastResponse = this.sendKeepingBytes(response);
     if (response.status < 200) {
       if (this.state === 'Trying') this.stateTransition('Proceeding');
       return;
     }
     this.stateTransition('Completed');
+    this.releaseRequest();
     // Timer J: absorb request retransmissions for 64*T1 on unreliable transports.
     this.startTimer('J', this.reliable ? 0 : 64 * this.config.T1, () => this.stateTransition('Terminated'));
   }
 
   receiveRequest(): void {
-    if ((this.state === 'Proceeding' || this.state === 'Completed') && this.lastResponse) this.send(this.lastResponse);
+    if ((this.state === 'Proceeding' || this.state === 'Completed') && this.lastResponse) this.resend(this.lastResponse);
   }
 }
 

@@ -22,15 +22,18 @@ export const DEFAULT_TIMERS: TimerConfig = { T1: 500, T2: 4000, T4: 5000 };
 /** Sends a serialised message; false when no socket could take it (transport error). */
 export interface TransactionTransport {
   send(message: AnySipMessage, destination: Destination): boolean;
+  /** Sends bytes already serialised (retransmissions). */
+  sendBytes(bytes: Buffer, destination: Destination): boolean;
 }
 
 export abstract class Transaction<State extends string> extends EventEmitter {
   private timers = new Map<string, NodeJS.Timeout>();
   protected currentState: State;
+  private requestRef: SipRequest | undefined;
 
   constructor(
     readonly id: string,
-    readonly request: SipRequest,
+    request: SipRequest,
     readonly destination: Destination,
     protected readonly transport: TransactionTransport,
     protected readonly config: TimerConfig,
@@ -39,6 +42,22 @@ export abstract class Transaction<State extends string> extends EventEmitter {
   ) {
     super();
     this.currentState = initial;
+    this.requestRef = request;
+  }
+
+  /** The request that created the transaction, while the transaction still needs it. */
+  get request(): SipRequest {
+    if (!this.requestRef) throw new Error(`${this.constructor.name} ${this.id} no longer holds its request`);
+    return this.requestRef;
+  }
+
+  /**
+   * Drops the request when the transaction only absorbs retransmissions (Accepted, Completed,
+   * Confirmed): those states last 64*T1, and at a thousand calls a second the messages they would
+   * keep are most of the server's memory. What they still resend they keep as bytes.
+   */
+  protected releaseRequest(): void {
+    this.requestRef = undefined;
   }
 
   get state(): State {
@@ -89,6 +108,18 @@ export abstract class Transaction<State extends string> extends EventEmitter {
 
   protected send(message: AnySipMessage): boolean {
     return this.transport.send(message, this.destination);
+  }
+
+  /** Sends a message and returns its bytes, for retransmissions that keep no message. */
+  protected sendKeepingBytes(message: AnySipMessage): Buffer {
+    const bytes = message.toBuffer();
+    this.transport.sendBytes(bytes, this.destination);
+    return bytes;
+  }
+
+  /** Resends bytes kept from an earlier send (a final response, an ACK). */
+  protected resend(bytes: Buffer): boolean {
+    return this.transport.sendBytes(bytes, this.destination);
   }
 
   /** Stops everything at once (shutdown); no further events. */

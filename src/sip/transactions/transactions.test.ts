@@ -24,6 +24,9 @@ class RecordingTransport {
     this.sent.push({ at: Date.now(), message });
     return true;
   }
+  sendBytes(bytes: Buffer): boolean {
+    return this.send(parseMessage(bytes));
+  }
   times(start: number): number[] {
     return this.sent.map((s) => s.at - start);
   }

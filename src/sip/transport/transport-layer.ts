@@ -119,6 +119,17 @@ export class TransportLayer implements FlowSink {
       });
     });
     this.udp = socket;
+    // Bursts (a busy tick, a GC pause) must queue in the kernel, not be dropped: a 200 KB default
+    // buffer holds well under 100 ms of a busy server's traffic. The kernel caps it at rmem_max.
+    for (const size of [8 << 20, 4 << 20, 1 << 20]) {
+      try {
+        socket.setRecvBufferSize(size);
+        socket.setSendBufferSize(size);
+        break;
+      } catch {
+        // try a smaller one
+      }
+    }
     const bound = socket.address().port;
     this.listening.set('UDP', { host, port: bound });
     return bound;
@@ -279,8 +290,8 @@ export class TransportLayer implements FlowSink {
         return;
       }
       try {
-        stampReceived(message.topVia, source);
-        message.setHeader('Via', ...message.vias.map(String));
+        const via = message.topVia;
+        if (stampReceived(via, source)) message.updateTopVia(via);
       } catch {
         return;
       }
@@ -336,6 +347,11 @@ export class TransportLayer implements FlowSink {
     return this.sendRaw(message.toBuffer(), destination);
   }
 
+  /** Sends bytes already serialised (retransmissions keep bytes, not messages). */
+  sendBytes(bytes: Buffer, destination: Destination): boolean {
+    return this.sendRaw(bytes, destination);
+  }
+
   private sendRaw(bytes: Buffer, destination: Destination): boolean {
     this.stats.sent++;
     if (destination.flow && !destination.flow.closed) return destination.flow.send(bytes);
@@ -386,12 +402,19 @@ export class TransportLayer implements FlowSink {
 /**
  * RFC 3261 §18.2.1: note where a request really came from in its top Via (`received`), and fill
  * an empty `rport` with the source port (RFC 3581 §4), so responses find the way back through NAT.
+ * True when the Via changed.
  */
-function stampReceived(via: { host: string; params: Map<string, string | null> }, source: Source): void {
+function stampReceived(via: { host: string; params: Map<string, string | null> }, source: Source): boolean {
   const host = via.host.startsWith('[') ? via.host.slice(1, -1) : via.host;
-  if (host !== source.address) via.params.set('received', source.address);
+  let changed = false;
+  if (host !== source.address) {
+    via.params.set('received', source.address);
+    changed = true;
+  }
   if (via.params.has('rport')) {
     via.params.set('rport', String(source.port));
     via.params.set('received', source.address);
+    changed = true;
   }
+  return changed;
 }

@@ -169,6 +169,7 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
       throw err;
     }
     // Devices registered with the old password must not keep ringing (a leaked password is the usual reason to change it).
+    deps.sip.users.invalidate();
     await deps.sip.location.removeAll(request.auth!.user.id, { keepBrowsers: true });
     return settingsPage(request, reply, { notice: 'Your device password has been changed. Enter the new one in your phones.' });
   });
