@@ -358,9 +358,9 @@ export class TransportLayer implements FlowSink {
     switch (destination.protocol) {
       case 'UDP':
         if (!this.udp) return false;
-        this.udp.send(bytes, destination.port, destination.address, (err) => {
-          if (err) this.log.debug({ err, to: describe(destination) }, 'UDP send failed');
-        });
+        // No completion callback: it costs a request object per datagram, and a failed UDP send
+        // surfaces as the socket's 'error' event (logged) — UDP delivery is never confirmed anyway.
+        this.udp.send(bytes, destination.port, destination.address);
         return true;
       case 'TCP':
       case 'TLS':
