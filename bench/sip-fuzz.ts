@@ -1,7 +1,7 @@
 /**
  * bench/sip-fuzz — mutated SIP messages through the parser and a server transaction path.
  *
- * The corpus is every file of ../shared/fixtures/rfc4475 plus well-formed messages generated here
+ * The corpus is every file of test/fixtures/rfc4475 plus well-formed messages generated here
  * (methods, URIs with parameters and IPv6 hosts, quoted display names with escapes, several Vias,
  * compact names, folded lines, bodies). Each fuzz message is one of them with 0–5 seeded mutations
  * (lines deleted, duplicated or swapped; bits flipped; the message cut short; line ends, NULs,
@@ -80,7 +80,7 @@ export function serverTransactionPath(buf: Buffer): AnySipMessage {
 // ------------------------------------------------------------------ corpus
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const FIXTURE_DIR = path.resolve(ROOT, '../shared/fixtures/rfc4475');
+const FIXTURE_DIR = path.resolve(ROOT, 'test/fixtures/rfc4475');
 const fixtures = readdirSync(FIXTURE_DIR)
   .filter((f) => f.endsWith('.dat'))
   .sort()

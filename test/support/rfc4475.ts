@@ -1,5 +1,5 @@
 /**
- * The RFC 4475 torture messages in ../shared/fixtures/rfc4475/, one entry per file, with what
+ * The RFC 4475 torture messages in test/fixtures/rfc4475/ (from ../shared/fixtures), one entry per file, with what
  * RFC 4475 §3 says of each: whether it is valid, what a parser must make of it, and how a server
  * answers it when it arrives over UDP.
  * https://www.rfc-editor.org/rfc/rfc4475#section-3
@@ -33,7 +33,8 @@ import {
 } from '../../src/sip/message/index.ts';
 import { ROOT } from './process.ts';
 
-export const RFC4475_DIR = path.resolve(ROOT, '../shared/fixtures/rfc4475');
+/** A copy of ../shared/fixtures/rfc4475 kept in the repository, so a clone alone can run the tests. */
+export const RFC4475_DIR = path.resolve(ROOT, 'test/fixtures/rfc4475');
 
 /** The role in which the server answers: a user agent server (the B2BUA's answering side), a registrar, or a proxy. */
 export type Role = 'uas' | 'registrar' | 'proxy' | 'any';
