@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { AppServer } from './appserver/index.ts';
+import { SipGateway } from './gateway/index.ts';
 import { isLoopbackHost, type Config } from './config/index.ts';
 import { BuiltinCrm } from './crm/index.ts';
 import { seedDemo, type SeedResult } from './demo/seed.ts';
@@ -84,8 +85,22 @@ export class Ringside {
 
       const metrics = createMetrics(() => store.poolStats(), store.engine);
       const sip = await AppServer.start({ config, store, log: logger.child({ role: 'sip' }), secret: await store.serverSecret(), clock });
+
       registerSipMetrics(metrics, sip);
-      const http = await createWebServer({ config, store, crm, users, sessions, throttle, phones, metrics, logger, sip });
+      const secret = await store.serverSecret();
+      const gateway = new SipGateway({
+        sessions,
+        secret,
+        turnSecret: config.TURN_SECRET,
+        turnUrls: config.TURN_URLS,
+        stunUrls: config.STUN_URLS,
+        turnTtlS: config.TURN_TTL_S,
+        relayOnly: config.ICE_RELAY_ONLY,
+        sipDomain: config.SIP_DOMAIN,
+        sessionCookie: 'rs_session',
+        clock,
+      });
+      const http = await createWebServer({ config, store, crm, users, sessions, throttle, phones, metrics, logger, sip, gateway });
       try {
         await http.listen({ host: config.HOST, port: config.PORT });
       } catch (err) {
@@ -93,7 +108,7 @@ export class Ringside {
         throw err;
       }
       const address = http.server.address() as AddressInfo;
-      sip.attachWebSocket(http.server, { secure: config.tls, host: config.HOST, port: address.port });
+      sip.attachWebSocket(http.server, { secure: config.tls, host: config.HOST, port: address.port, authenticate: (r) => gateway.authenticateUpgrade(r) });
       const ringside = new Ringside(config, logger, store, crm, users, sessions, phones, metrics, http, sip, seeded, [
         setInterval(() => void sessions.prune().catch((err: unknown) => logger.warn({ err }, 'session prune failed')), 3_600_000).unref(),
       ]);

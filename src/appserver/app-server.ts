@@ -189,7 +189,9 @@ export class AppServer implements TransactionUser {
         // The address-of-record must be a SIP or SIPS URI (RFC 3261 §10.2, RFC 4475 §3.3.4).
         if (!request.to.uri.isSip) return reply(400, 'To must be a SIP URI');
         const caller = await this.authenticator.authenticate(transaction, { allowTrunk: false });
-        if (caller?.kind === 'user') await this.registrar.handle(transaction, caller.user);
+        if (caller?.kind !== 'user') return;
+        if (await this.contactNamesAnotherUser(request, caller.user)) return reply(403, 'Contact names another user');
+        await this.registrar.handle(transaction, caller.user);
         return;
       }
       case 'INVITE':
@@ -234,6 +236,7 @@ export class AppServer implements TransactionUser {
       this.log.warn({ user: caller.user.sip_username, from: request.header('From') }, 'INVITE with another identity in From refused');
       return reply(403, 'From does not match the authenticated user');
     }
+    if (caller.kind === 'user' && (await this.contactNamesAnotherUser(request, caller.user))) return reply(403, 'Contact names another user');
     if (transaction.cancelled) return reply(487);
     const route = await this.router.route(request, caller);
     if (route.kind === 'reject') {
@@ -261,6 +264,30 @@ export class AppServer implements TransactionUser {
     if (!from.isSip || !from.user) return false;
     const name = from.decodedUser!.toLowerCase();
     return name === user.sip_username || name === user.extension;
+  }
+
+  /**
+   * A Contact whose user part is another user's SIP name or extension: a connection speaking for
+   * someone else. (Browsers use random Contact users, phones their own name; neither matches.)
+   */
+  private async contactNamesAnotherUser(request: SipRequest, user: User): Promise<boolean> {
+    let contacts;
+    try {
+      contacts = request.contacts;
+    } catch {
+      return false; // malformed Contacts are the registrar's 400
+    }
+    if (contacts === '*') return false;
+    for (const c of contacts) {
+      const name = c.uri.isSip ? c.uri.decodedUser?.toLowerCase() : undefined;
+      if (!name || name === user.sip_username || name === user.extension) continue;
+      const other = await this.users.find(name);
+      if (other && other.id !== user.id) {
+        this.log.warn({ user: user.sip_username, contact: c.uri.toString(), method: request.method }, 'Contact naming another user refused');
+        return true;
+      }
+    }
+    return false;
   }
 
   private async setup(transaction: InviteServerTransaction, caller: Caller, route: Exclude<Route, { kind: 'reject' }>): Promise<CallSetup> {

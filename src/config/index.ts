@@ -119,6 +119,26 @@ const baseUrl: Parser<string | undefined> = {
   },
 };
 
+/** A comma-separated list of STUN/TURN URLs. */
+const iceUrls: Parser<string[]> = {
+  expected: 'comma-separated stun:/turn:/turns: URLs such as turn:turn.example.com:3478?transport=udp',
+  parse(raw, key) {
+    const list = raw.split(',').map((u) => u.trim()).filter(Boolean);
+    if (!list.every((u) => /^(stun|stuns|turn|turns):[^\s]+$/.test(u))) throw new ConfigError(key, raw, iceUrls.expected);
+    return list;
+  },
+};
+
+/** `host:port`. */
+const hostPort: Parser<string | undefined> = {
+  expected: 'host:port, such as 127.0.0.1:2223',
+  parse(raw, key) {
+    if (raw === '') return undefined;
+    if (!/^[A-Za-z0-9.\-]+:\d{1,5}$/.test(raw) || Number(raw.split(':')[1]) > 65535) throw new ConfigError(key, raw, hostPort.expected);
+    return raw;
+  },
+};
+
 /** A comma-separated list of E.164 prefixes (`+1,+44`). */
 const prefixes: Parser<string[] | undefined> = {
   expected: 'comma-separated E.164 prefixes such as +1,+44 (or * for any)',
@@ -224,6 +244,17 @@ export const OPTIONS = {
   SIP_ALLOWED_PREFIXES: option(prefixes, undefined, 'E.164 prefixes users may dial out to by default (per-user setting overrides).', '+<country code of PHONE_DEFAULT_REGION>'),
   TRUNKS: option(trunks, [] as TrunkConfig[], 'SIP trunks as JSON (better in the config file): host, port, transport, credentials, register, DIDs.', '[]'),
   NODE_ID: option(string, os.hostname(), 'Name of this node when several share a database.', 'the host name'),
+  STUN_URLS: option(iceUrls, [] as string[], 'STUN servers for browsers (comma-separated stun: URLs).', '(none)'),
+  TURN_URLS: option(iceUrls, [] as string[], 'TURN servers for browsers (comma-separated turn:/turns: URLs); needs TURN_SECRET.', '(none)'),
+  TURN_SECRET: option(optionalString, undefined, "Shared secret of the TURN server's REST API (coturn static-auth-secret)."),
+  TURN_TTL_S: option(integer(60, 7 * 86_400), 86_400, 'Lifetime of the TURN credentials handed to a browser.'),
+  ICE_RELAY_ONLY: option(boolean, false, 'Browsers use TURN-relayed candidates only (networks that block direct UDP).'),
+  MEDIA_RELAY: option(oneOf('in-process', 'rtpengine'), 'in-process', 'Media relay between browsers and SIP phones: in-process (built in) or rtpengine.'),
+  RTPENGINE_NG: option(hostPort, undefined, "rtpengine's ng control address (host:port), with MEDIA_RELAY=rtpengine."),
+  MEDIA_BIND_ADDRESS: option(host, '127.0.0.1', 'Address the in-process relay binds its RTP ports to and announces in SDP.'),
+  MEDIA_PORT_MIN: option(integer(1024, 65535), 40000, 'Lowest RTP port of the in-process relay.'),
+  MEDIA_PORT_MAX: option(integer(1024, 65535), 49999, 'Highest RTP port of the in-process relay.'),
+  MEDIA_TIMEOUT_S: option(integer(5, 3600), 30, 'A relayed call whose media stopped this long is hung up.'),
 } as const;
 
 type Options = typeof OPTIONS;
@@ -301,6 +332,9 @@ export function loadConfig({ env = process.env, argv = [], cwd = process.cwd() }
   if (config.SIP_MIN_EXPIRES > config.SIP_MAX_EXPIRES) {
     throw new ConfigError('SIP_MIN_EXPIRES', String(config.SIP_MIN_EXPIRES), `at most SIP_MAX_EXPIRES (${config.SIP_MAX_EXPIRES})`);
   }
+  if (config.TURN_URLS.length > 0 && !config.TURN_SECRET) throw new ConfigError('TURN_SECRET', '', 'the TURN REST-API secret, because TURN_URLS is set');
+  if (config.MEDIA_RELAY === 'rtpengine' && !config.RTPENGINE_NG) throw new ConfigError('RTPENGINE_NG', '', "rtpengine's ng address, because MEDIA_RELAY=rtpengine");
+  if (config.MEDIA_PORT_MIN >= config.MEDIA_PORT_MAX) throw new ConfigError('MEDIA_PORT_MIN', String(config.MEDIA_PORT_MIN), `below MEDIA_PORT_MAX (${config.MEDIA_PORT_MAX})`);
   const names = new Set<string>();
   for (const t of config.TRUNKS) {
     if (names.has(t.name)) throw new ConfigError('TRUNKS', t.name, 'unique trunk names');

@@ -55,7 +55,16 @@ export class SessionStore {
   /** The live session of this cookie token, or undefined (unknown, revoked, expired, idle too long, user disabled). */
   async resolve(token: string): Promise<ActiveSession | undefined> {
     if (!token || token.length > 100) return undefined;
-    const session = await this.store.db.selectFrom('sessions').selectAll().where('id', '=', hashToken(token)).executeTakeFirst();
+    return this.resolveId(hashToken(token));
+  }
+
+  /** The user of a live session, by the session's id (for tokens that name a session). */
+  async userOfSession(sessionId: string): Promise<User | undefined> {
+    return (await this.resolveId(sessionId))?.user;
+  }
+
+  private async resolveId(id: string): Promise<ActiveSession | undefined> {
+    const session = await this.store.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
     if (!session || session.revoked_at) return undefined;
     const now = this.clock();
     if (Date.parse(session.expires_at) <= now) return undefined;

@@ -14,6 +14,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AppServer } from '../appserver/index.ts';
+import type { SipGateway } from '../gateway/index.ts';
 import type { Config } from '../config/index.ts';
 import type { BuiltinCrm } from '../crm/index.ts';
 import type { PhoneNumbers } from '../phone/index.ts';
@@ -42,6 +43,7 @@ export interface WebDeps {
   metrics: Registry;
   logger: Logger;
   sip: AppServer;
+  gateway: SipGateway;
 }
 
 export type App = FastifyInstance;

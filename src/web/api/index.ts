@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from 'typebox';
 import { schemas } from '../../crm/index.ts';
+import { Nullable } from '../../crm/schemas.ts';
 import { userSchemas } from '../../users/index.ts';
 import { clearSessionCookie, requireAdmin, requireUser, setSessionCookie, type AuthOptions } from '../auth.ts';
 import { signIn } from '../sign-in.ts';
@@ -99,6 +100,52 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
     '/users/me',
     { preValidation: requireUser, schema: { tags: ['users'], summary: 'The signed-in user', response: ok(userSchemas.UserView) } },
     async (request) => users.view(request.auth!.user),
+  );
+
+  // ------------------------------------------------------------------ softphone
+  const IceServer = Type.Object({ urls: Type.Union([Type.String(), Type.Array(Type.String())]), username: Type.Optional(Type.String()), credential: Type.Optional(Type.String()) });
+  app.get(
+    '/softphone',
+    {
+      preValidation: requireUser,
+      schema: {
+        tags: ['softphone'],
+        summary: "What the browser softphone needs: the user's SIP identity, the WebSocket path, ICE servers",
+        response: ok(
+          Type.Object({
+            user: Type.Object({ id: Type.String(), name: Type.String(), email: Type.String(), extension: Nullable(Type.String()), sip_username: Type.String() }),
+            sip: Type.Object({ uri: Type.String(), domain: Type.String(), display_name: Type.String(), ws_path: Type.String() }),
+            ice_servers: Type.Array(IceServer),
+            ice_transport_policy: Type.Union([Type.Literal('all'), Type.Literal('relay')]),
+          }),
+        ),
+      },
+    },
+    async (request) => deps.gateway.softphoneConfig(request.auth!.user),
+  );
+  app.get(
+    '/ice-servers',
+    {
+      preValidation: requireUser,
+      schema: {
+        tags: ['softphone'],
+        summary: 'STUN and TURN servers, TURN with time-limited credentials (coturn use-auth-secret)',
+        response: ok(Type.Object({ ice_servers: Type.Array(IceServer), ttl_s: Type.Integer() })),
+      },
+    },
+    async (request) => ({ ice_servers: deps.gateway.iceServers(request.auth!.user.id), ttl_s: deps.config.TURN_TTL_S }),
+  );
+  app.post(
+    '/sip-token',
+    {
+      preValidation: requireUser,
+      schema: {
+        tags: ['softphone'],
+        summary: 'A one-minute token for the SIP WebSocket (`/sip?token=`) where a cookie cannot go (an iframe in another site)',
+        response: ok(Type.Object({ token: Type.String(), ws_path: Type.String() })),
+      },
+    },
+    async (request) => ({ token: deps.gateway.token(request.auth!.user.id, request.auth!.session.id), ws_path: '/sip' }),
   );
 
   // ------------------------------------------------------------------ records
