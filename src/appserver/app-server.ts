@@ -25,7 +25,10 @@ import {
 } from '../sip/index.ts';
 import type { Store, User } from '../store/index.ts';
 import { SipAuthenticator, type Caller } from './authenticator.ts';
+import { randomUUID } from 'node:crypto';
+import type { MediaRelay } from '../media/types.ts';
 import { ALLOW, Call, DialogRegistry, type CallSetup, type CallTarget } from './b2bua/call.ts';
+import { CallMedia, profileOfTransport, sdpProfile } from './b2bua/call-media.ts';
 import { CallEventBus, CallRecorder, type CallParty } from './call-events.ts';
 import { LocationService } from './location-service.ts';
 import { Registrar } from './registrar.ts';
@@ -47,6 +50,8 @@ export interface AppServerDeps {
   log: AppServerLog;
   /** Shared secret for digest nonces (any node can check another's). */
   secret: string;
+  /** Bridges browsers and plain SIP phones; without one, such calls get 488. */
+  relay?: MediaRelay;
   clock?: () => number;
 }
 
@@ -99,6 +104,16 @@ export class AppServer implements TransactionUser {
     this.authenticator = new SipAuthenticator(digest, this.users, this.trunks, this.guard, deps.log);
     this.router = new CallRouter(this.users, this.trunks, { defaultRegion: config.PHONE_DEFAULT_REGION, allowedPrefixes: config.allowedPrefixes });
     this.recorder = new CallRecorder(store, this.events, config.NODE_ID, deps.log);
+    if (deps.relay) {
+      // A relayed call whose media stopped (a browser that vanished) is over.
+      deps.relay.onMediaTimeout = (callId) => {
+        const call = this.calls.get(callId);
+        if (call) {
+          deps.log.info({ call: callId }, 'media stopped; hanging up');
+          call.hangUp('system', 'failed');
+        }
+      };
+    }
   }
 
   static async start(deps: AppServerDeps): Promise<AppServer> {
@@ -292,6 +307,9 @@ export class AppServer implements TransactionUser {
 
   private async setup(transaction: InviteServerTransaction, caller: Caller, route: Exclude<Route, { kind: 'reject' }>): Promise<CallSetup> {
     const { request } = transaction;
+    const id = randomUUID();
+    const offer = sdpOf(request);
+    const media = new CallMedia(this.deps.relay, id, offer, sdpProfile(offer));
     const fromHeader = request.from;
     let from: CallParty;
     let presentedFrom: NameAddr;
@@ -319,9 +337,12 @@ export class AppServer implements TransactionUser {
         trunkName: trunk.name,
         destination: trunk.destination(),
         requestUri: trunk.requestUri(route.number),
+        profile: 'rtp',
         ...(trunk.credentials ? { credentials: trunk.credentials } : {}),
       };
       return {
+        id,
+        media,
         transaction,
         direction: 'outbound',
         from,
@@ -348,11 +369,13 @@ export class AppServer implements TransactionUser {
         } catch {
           continue;
         }
-        targets.push({ userId: user.id, registrationId: binding.id, device: binding.device, trunkName: null, destination, requestUri });
+        targets.push({ userId: user.id, registrationId: binding.id, device: binding.device, trunkName: null, destination, requestUri, profile: profileOfTransport(binding.transport) });
       }
     }
     const first = route.users[0]!;
     return {
+      id,
+      media,
       transaction,
       direction: caller.kind === 'trunk' ? 'inbound' : 'internal',
       from,

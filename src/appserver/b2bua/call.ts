@@ -23,6 +23,8 @@ import {
 import type { CallDirection } from '../../store/index.ts';
 import type { CallEndCause, CallEventBus, CallParty } from '../call-events.ts';
 import { Branch, type BranchTarget, type BranchUser } from './branch.ts';
+import type { CallMedia } from './call-media.ts';
+import type { MediaProfile } from '../../media/types.ts';
 
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY';
 export const COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"';
@@ -74,9 +76,13 @@ export interface CallContext {
 
 export interface CallTarget extends BranchTarget {
   requestUri: Uri;
+  /** What the device speaks: a browser (WebRTC) or a phone/trunk (plain RTP). */
+  profile: MediaProfile;
 }
 
 export interface CallSetup {
+  /** Ringside's id of the call (also the media relay's session id). */
+  id: string;
   transaction: InviteServerTransaction;
   direction: CallDirection;
   from: CallParty;
@@ -89,12 +95,14 @@ export interface CallSetup {
   targets: CallTarget[];
   /** The caller's SDP offer (from a multipart body too), or undefined for a delayed offer. */
   offer: Buffer | undefined;
+  /** Converts SDP through the media relay where caller and device speak differently. */
+  media: CallMedia;
 }
 
 type CallState = 'ringing' | 'answered' | 'ended';
 
 export class Call implements BranchUser {
-  readonly id: string = crypto.randomUUID();
+  readonly id: string;
   state: CallState = 'ringing';
   /** The caller's Call-ID. */
   readonly sipCallId: string;
@@ -123,6 +131,7 @@ export class Call implements BranchUser {
     private readonly setup: CallSetup,
     private readonly ctx: CallContext,
   ) {
+    this.id = setup.id;
     this.a = setup.transaction;
     this.sipCallId = this.a.request.callId;
     const source = this.a.source;
@@ -150,16 +159,40 @@ export class Call implements BranchUser {
       this.finish(480, 'unavailable', 'Temporarily Unavailable');
       return;
     }
+    void this.fork().catch((err: unknown) => {
+      ctx.log.warn({ err, call: this.id }, 'could not start the call');
+      this.finish(500, 'failed', 'Server Internal Error');
+    });
+  }
+
+  /** One branch per device, each with the offer in the form it speaks (through the relay when needed). */
+  private async fork(): Promise<void> {
+    const { setup, ctx } = this;
     const maxForwards = Math.max(0, (this.a.request.maxForwards ?? 70) - 1);
+    let refusal: string | undefined;
     for (const target of setup.targets) {
-      const branch = new Branch(target, this.branchInvite(target, maxForwards), ctx.endpoint, this, ctx.endpoint.contact(target.destination.protocol));
+      let offer: Buffer | undefined;
+      try {
+        offer = await setup.media.offerFor(target.profile);
+      } catch (err) {
+        // This device cannot be reached with this media; the others may still ring.
+        refusal = err instanceof Error ? err.message : String(err);
+        ctx.log.info({ call: this.id, device: target.device, reason: refusal }, 'device skipped: media cannot be bridged');
+        continue;
+      }
+      const branch = new Branch(target, this.branchInvite(target, maxForwards, offer), ctx.endpoint, this, ctx.endpoint.contact(target.destination.protocol));
       this.branches.push(branch);
+    }
+    if (this.state !== 'ringing') return; // the caller gave up meanwhile
+    if (this.branches.length === 0) {
+      this.finish(488, 'failed', `Not Acceptable Here: ${(refusal ?? 'no common media').slice(0, 80)}`);
+      return;
     }
     for (const branch of this.branches) branch.start();
     this.ringTimer = setTimeout(() => this.onRingTimeout(), ctx.ringTimeoutMs);
   }
 
-  private branchInvite(target: CallTarget, maxForwards: number): SipRequest {
+  private branchInvite(target: CallTarget, maxForwards: number, offer: Buffer | undefined): SipRequest {
     const from = this.setup.presentedFrom.clone();
     from.tag = newTag();
     const request = new SipRequest('INVITE', target.requestUri);
@@ -174,8 +207,8 @@ export class Call implements BranchUser {
     for (const name of ['Subject', 'Priority', 'Alert-Info', 'Call-Info']) {
       for (const v of this.a.request.headerValues(name)) request.addHeader(name, v);
     }
-    if (this.setup.offer && this.setup.offer.length > 0) {
-      request.body = this.setup.offer;
+    if (offer && offer.length > 0) {
+      request.body = offer;
       request.setHeader('Content-Type', 'application/sdp');
     }
     return request;
@@ -235,7 +268,7 @@ export class Call implements BranchUser {
     }
     // One early dialog towards the caller. Early media only when a single device rings: with
     // several, each would answer the offer differently.
-    if (response.body.length > 0 && this.branches.length === 1 && !this.sentEarlyMedia) {
+    if (response.body.length > 0 && this.branches.length === 1 && !this.sentEarlyMedia && !this.setup.media.needsRelay((branch.target as CallTarget).profile)) {
       this.sentEarlyMedia = true;
       this.sentRinging = true;
       this.respondA(183, { body: response.body, contentType: response.header('Content-Type') ?? 'application/sdp' });
@@ -257,23 +290,39 @@ export class Call implements BranchUser {
     this.answeredAt = this.ctx.clock();
     if (this.ringTimer) clearTimeout(this.ringTimer);
     for (const other of this.branches) if (other !== branch) other.cancel(COMPLETED_ELSEWHERE);
-
     if (!this.delayedOffer) branch.acknowledge();
+    const profile = (branch.target as CallTarget).profile;
+    this.setup.media.answerFor(branch.dialog!.id.remoteTag, profile, response.body).then(
+      (sdp) => this.answerCaller(branch, sdp, response.header('Content-Type') ?? 'application/sdp'),
+      (err: unknown) => {
+        this.ctx.log.warn({ err, call: this.id }, "the relay refused the device's answer; hanging up");
+        this.respondA(488, { reason: 'Not Acceptable Here' });
+        branch.bye();
+        this.end('failed', 488, 'system');
+      },
+    );
+  }
+
+  private answerCaller(branch: Branch, sdp: Buffer, contentType: string): void {
+    if (this.state !== 'answered') return; // hung up while the relay was answering
     // The dialog first: once answered, the transaction lets go of the caller's INVITE.
     this.aDialog = Dialog.asUas(this.a.request, this.a.localTag, this.aDestination, this.ctx.endpoint.contact(this.aDestination.protocol));
-    this.okResponse = this.respondA(200, { body: response.body, contentType: response.header('Content-Type') ?? 'application/sdp' });
+    this.okResponse = this.respondA(200, { body: sdp, contentType });
     this.ctx.dialogs.add(this.aDialog, this, 'a');
     this.ctx.dialogs.add(branch.dialog!, this, 'b');
     this.ctx.events.publish({
       type: 'call.answered',
       callId: this.id,
-      at: this.answeredAt,
+      at: this.answeredAt!,
       userId: branch.target.userId,
       device: branch.target.device,
       registrationId: branch.target.registrationId,
     });
     this.awaitingAck = true;
     if (this.aDestination.protocol === 'UDP') this.retransmitOk(this.ctx.endpoint.transactions.timers.T1, 0);
+    // A browser that vanishes takes its connection with it: the call ends, the other side gets BYE.
+    this.aDestination.flow?.once('close', () => this.hangUp('caller', 'completed'));
+    branch.target.destination.flow?.once('close', () => this.hangUp('callee', 'completed'));
   }
 
   /** §13.3.1.4: the UAS core resends its 2xx until the ACK arrives; no ACK in 64*T1 ends the call. */
@@ -363,38 +412,55 @@ export class Call implements BranchUser {
     }
   }
 
-  /** Relays an in-dialog request to the other leg and its final answer back. */
+  /** Relays an in-dialog request to the other leg and its final answer back (SDP through the relay when anchored). */
   private forward(side: Side, transaction: ServerTransaction, other: Dialog): void {
     const request = transaction.request;
     const isInvite = request.method === 'INVITE';
-    const out = other.createRequest(request.method, request.body.length > 0 ? { body: request.body, contentType: request.header('Content-Type') ?? 'application/sdp' } : {});
-    for (const name of ['Event', 'Subscription-State', 'Info-Package', 'Reason', 'Subject']) {
-      for (const v of request.headerValues(name)) out.addHeader(name, v);
-    }
-    if (isInvite) this.reinvite = { from: side, deferredAck: request.body.length === 0 };
     const own = side === 'a' ? this.aDialog! : this.answered!.dialog!;
-    this.ctx.endpoint.request(out, other.destination, {
-      onResponse: (response) => {
-        if (response.status < 200) return;
-        const back = createResponse(request, response.status, { reason: response.reason });
-        if (response.status < 300) back.setHeader('Contact', own.localContact);
-        if (response.body.length > 0) {
-          back.body = response.body;
-          back.setHeader('Content-Type', response.header('Content-Type') ?? 'application/sdp');
+    const media = this.setup.media;
+    const otherProfile: MediaProfile = side === 'a' ? (this.answered!.target as CallTarget).profile : (media.callerProfile ?? 'rtp');
+    const fromTag = side === 'a' ? 'a' : own.id.remoteTag;
+    const toTag = side === 'a' ? other.id.remoteTag : 'a';
+    const hasSdp = request.body.length > 0 && (request.contentType === 'application/sdp' || !request.contentType);
+    if (isInvite) this.reinvite = { from: side, deferredAck: request.body.length === 0 };
+    const offer = isInvite || request.method === 'UPDATE' ? (hasSdp ? media.reoffer(fromTag, request.body, otherProfile) : Promise.resolve(request.body)) : Promise.resolve(request.body);
+    offer.then(
+      (body) => {
+        const out = other.createRequest(request.method, body.length > 0 ? { body, contentType: request.header('Content-Type') ?? 'application/sdp' } : {});
+        for (const name of ['Event', 'Subscription-State', 'Info-Package', 'Reason', 'Subject']) {
+          for (const v of request.headerValues(name)) out.addHeader(name, v);
         }
-        if (isInvite) {
-          if (response.status < 300) {
-            const cseq = out.cseq.seq;
-            if (this.reinvite?.deferredAck) this.pendingAckToOther = { from: side, dialog: other, cseq };
-            else this.ctx.endpoint.sendAck(other.createRequest('ACK', { cseq }), other.destination);
-          }
-          this.reinvite = undefined;
-        }
-        transaction.respond(back);
+        this.ctx.endpoint.request(out, other.destination, {
+          onResponse: (response) => {
+            if (response.status < 200) return;
+            const answered = isInvite && response.status < 300 && hasSdp && response.body.length > 0 ? media.reanswer(fromTag, toTag, response.body) : Promise.resolve(response.body);
+            void answered.then(
+              (answerBody) => {
+                const back = createResponse(request, response.status, { reason: response.reason });
+                if (response.status < 300) back.setHeader('Contact', own.localContact);
+                if (answerBody.length > 0) {
+                  back.body = answerBody;
+                  back.setHeader('Content-Type', response.header('Content-Type') ?? 'application/sdp');
+                }
+                if (isInvite) {
+                  if (response.status < 300) {
+                    const cseq = out.cseq.seq;
+                    if (this.reinvite?.deferredAck) this.pendingAckToOther = { from: side, dialog: other, cseq };
+                    else this.ctx.endpoint.sendAck(other.createRequest('ACK', { cseq }), other.destination);
+                  }
+                  this.reinvite = undefined;
+                }
+                transaction.respond(back);
+              },
+              () => this.inDialogFailure(transaction, 488, isInvite),
+            );
+          },
+          onTimeout: () => this.inDialogFailure(transaction, 408, isInvite),
+          onTransportError: () => this.inDialogFailure(transaction, 503, isInvite),
+        });
       },
-      onTimeout: () => this.inDialogFailure(transaction, 408, isInvite),
-      onTransportError: () => this.inDialogFailure(transaction, 503, isInvite),
-    });
+      () => this.inDialogFailure(transaction, 488, isInvite),
+    );
   }
 
   /** The other leg did not answer an in-dialog request: the device is gone, so is the call. */
@@ -436,6 +502,7 @@ export class Call implements BranchUser {
     const now = this.ctx.clock();
     if (this.aDialog) this.ctx.dialogs.remove(this.aDialog);
     if (this.answered?.dialog) this.ctx.dialogs.remove(this.answered.dialog);
+    void this.setup.media.close();
     this.ctx.events.publish({
       type: 'call.ended',
       callId: this.id,
