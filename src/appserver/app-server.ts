@@ -35,6 +35,7 @@ import { Registrar } from './registrar.ts';
 import { CallRouter, type Route } from './router.ts';
 import { SipUsers } from './sip-users.ts';
 import { SourceGuard } from './source-guard.ts';
+import { TestCaller, type TestCallOptions, type TestCallResult } from './test-caller.ts';
 import { Trunk, TrunkRegistration } from './trunks.ts';
 
 export interface AppServerLog {
@@ -73,6 +74,9 @@ export class AppServer implements TransactionUser {
   private readonly router: CallRouter;
   private readonly guard: SourceGuard;
   private readonly trunkRegistrations: TrunkRegistration[] = [];
+  /** Trunks trusted for calls in: the configured ones and the built-in test caller. */
+  private readonly inboundTrunks: Trunk[];
+  private testCaller: TestCaller | undefined;
   private readonly clock: () => number;
   private readonly log: AppServerLog;
   private readonly domain: string;
@@ -101,7 +105,8 @@ export class AppServer implements TransactionUser {
     });
     this.guard = new SourceGuard({ limit: config.SIP_AUTH_FAILURE_LIMIT, blockMinutes: config.SIP_AUTH_BLOCK_MINUTES, clock: this.clock });
     const digest = new DigestServer({ realm: this.domain, secret: deps.secret, clock: this.clock });
-    this.authenticator = new SipAuthenticator(digest, this.users, this.trunks, this.guard, deps.log);
+    this.inboundTrunks = [...this.trunks];
+    this.authenticator = new SipAuthenticator(digest, this.users, this.inboundTrunks, this.guard, deps.log);
     this.router = new CallRouter(this.users, this.trunks, { defaultRegion: config.PHONE_DEFAULT_REGION, allowedPrefixes: config.allowedPrefixes });
     this.recorder = new CallRecorder(store, this.events, config.NODE_ID, deps.log);
     if (deps.relay) {
@@ -139,6 +144,13 @@ export class AppServer implements TransactionUser {
         registration.start();
       }
     }
+    // The built-in test caller, trusted like a trunk from its own address only (never for calls out).
+    const testHost = config.sipHost === '0.0.0.0' || config.sipHost === '::' ? '127.0.0.1' : config.sipHost;
+    server.testCaller = new TestCaller({ protocol: 'UDP', address: testHost, port: server.ports.udp! }, config.SIP_DOMAIN, testHost, deps.log);
+    await server.testCaller.start();
+    const testTrunk = new Trunk({ name: 'test-caller', host: testHost, port: server.testCaller.address.port });
+    await testTrunk.resolve();
+    server.inboundTrunks.push(testTrunk);
     server.purgeTimer = setInterval(() => void server.location.purgeExpired().catch(() => undefined), 60_000);
     server.purgeTimer.unref();
     deps.log.info({ domain: config.SIP_DOMAIN, host: config.sipHost, ...server.ports, trunks: server.trunks.map((t) => t.name) }, 'SIP application server listening');
@@ -148,6 +160,12 @@ export class AppServer implements TransactionUser {
   /** SIP over WebSocket at `/sip` on the web server (RFC 7118). */
   attachWebSocket(http: HttpServer, options: { secure: boolean; host: string; port: number; authenticate?: WebSocketUpgradeAuth }): void {
     this.endpoint.transport.attachWebSocket(http, { path: '/sip', ...options });
+  }
+
+  /** Rings a user from the built-in test caller (see TestCaller); resolves when the call is over. */
+  testCall(options: TestCallOptions): Promise<TestCallResult> {
+    if (!this.testCaller) return Promise.reject(new Error('the app server is not started'));
+    return this.testCaller.call(options);
   }
 
   get activeCalls(): number {
@@ -401,6 +419,7 @@ export class AppServer implements TransactionUser {
   async close(): Promise<void> {
     if (this.purgeTimer) clearInterval(this.purgeTimer);
     for (const r of this.trunkRegistrations) r.stop();
+    await this.testCaller?.close();
     for (const call of [...this.calls.values()]) call.shutdown();
     await this.recorder.close();
     await this.endpoint.close();

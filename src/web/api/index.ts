@@ -7,6 +7,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from 'typebox';
 import { schemas } from '../../crm/index.ts';
 import { Nullable } from '../../crm/schemas.ts';
+import { AppError } from '../../shared/errors.ts';
+import { testCallerNumber } from '../test-call.ts';
 import { userSchemas } from '../../users/index.ts';
 import { clearSessionCookie, requireAdmin, requireUser, setSessionCookie, type AuthOptions } from '../auth.ts';
 import { signIn } from '../sign-in.ts';
@@ -146,6 +148,37 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
       },
     },
     async (request) => ({ token: deps.gateway.token(request.auth!.user.id, request.auth!.session.id), ws_path: '/sip' }),
+  );
+
+  app.post(
+    '/test-call',
+    {
+      preValidation: requireUser,
+      schema: {
+        tags: ['softphone'],
+        summary: 'Ring a user (yourself unless you are an admin) from the built-in test caller: every device rings; answered, it plays a tone',
+        body: Type.Object(
+          {
+            to: Type.Optional(Type.String({ format: 'email', description: "The user to ring (admins only for others'); yourself by default" })),
+            from: Type.Optional(Type.String({ pattern: '^\\+\\d{6,15}$', description: 'The caller number shown; a demo contact\'s by default' })),
+            duration_s: Type.Optional(Type.Integer({ minimum: 1, maximum: 600, default: 20 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 202: Type.Object({ to: Type.String(), from: Type.String(), duration_s: Type.Integer() }), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const me = request.auth!.user;
+      const body = request.body as { to?: string; from?: string; duration_s?: number };
+      const target = body.to && body.to.toLowerCase() !== me.email ? await users.findByEmail(body.to) : me;
+      if (!target) throw new AppError(404, 'not_found', 'No user with this email', 'to');
+      if (target.id !== me.id && me.role !== 'admin') throw new AppError(403, 'forbidden', 'Only an administrator can ring someone else', 'to');
+      const from = body.from ?? (await testCallerNumber(crm));
+      const durationS = body.duration_s ?? 20;
+      void deps.sip.testCall({ to: target.sip_username, from, durationS }).catch((err: unknown) => request.log.warn({ err }, 'test call failed'));
+      return reply.code(202).send({ to: target.email, from, duration_s: durationS });
+    },
   );
 
   // ------------------------------------------------------------------ records
@@ -292,3 +325,4 @@ function recordRoutes(app: FastifyInstance, r: RecordResource): void {
     },
   );
 }
+

@@ -19,6 +19,7 @@ import { signIn } from '../sign-in.ts';
 import { formValidator, type FieldError } from '../validation.ts';
 import { document, field, formErrorBanner, formatDateTime, layout } from './layout.ts';
 import { context } from './records.ts';
+import { testCallerNumber } from '../test-call.ts';
 
 /** Only our own paths: never an absolute URL (open redirect) or `//host`. */
 function safeNext(next: unknown): string {
@@ -122,6 +123,13 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
           <button type="submit" class="primary">Change password</button>
         </form>
       </section>
+      <section class="card" aria-labelledby="test-call-heading"><h2 id="test-call-heading">Try it</h2>
+        <p>No SIP phone yet? A built-in caller rings every device you have registered — this browser's softphone too — and plays a tone when you answer.</p>
+        <form method="post" action="/settings/test-call">
+          <input type="hidden" name="_csrf" value="${ctx.csrf}">
+          <button type="submit" class="primary">Ring me with a test call</button>
+        </form>
+      </section>
       <section class="card" aria-labelledby="sip-heading"><h2 id="sip-heading">Desk phones and softphones</h2>
         <p>Set up any SIP phone with these settings: calls to you ring it together with your browser.</p>
         <dl class="details">
@@ -157,6 +165,13 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
       throw err;
     }
     return settingsPage(request, reply, { notice: 'Your password has been changed.' });
+  });
+
+  app.post('/settings/test-call', { preValidation: requireUser }, async (request, reply) => {
+    const user = request.auth!.user;
+    const from = await testCallerNumber(deps.crm);
+    void deps.sip.testCall({ to: user.sip_username, from, durationS: 20 }).catch((err: unknown) => request.log.warn({ err }, 'test call failed'));
+    return settingsPage(request, reply, { notice: `Calling you now from ${from}: every device you have registered rings. Answer to hear a tone; it hangs up after 20 seconds.` });
   });
 
   app.post('/settings/device-password', { preValidation: requireUser }, async (request, reply) => {
