@@ -83,6 +83,31 @@ describe('gateway: SIP over WebSocket bound to the web session', () => {
     await expect(WsSipClient.connect(`${wsUrl}?token=${encodeURIComponent(token)}`, { user: 'bob', password: 'x', domain: 'x' })).rejects.toThrow(/401/);
   });
 
+  it('shrugs off garbage on the WebSocket and keeps serving the connection', async () => {
+    const bob = await signedIn('bob@example.com');
+    const ws = await WsSipClient.connect(wsUrl, { user: 'bob', password: 'unused', domain: '127.0.0.1', headers: { cookie: `rs_session=${bob.cookie('rs_session')}` } });
+    ws.ws.send('\u0000\u0001 not SIP at all \r\n\r\n');
+    ws.ws.send(Buffer.from([0xde, 0xad, 0xbe, 0xef]));
+    ws.ws.send('INVITE sip:x SIP/2.0\r\nVia: SIP/2.0/WS x;branch=z9hG4bKq\r\nCSeq: 1 INVITE\r\n\r\n');
+    expect((await register(ws, 'bob')).status).toBe(200);
+    await ws.close();
+  });
+
+  it('ends the call and sends BYE to the other side when a browser vanishes mid-call', async () => {
+    const alice = await signedIn('alice@example.com');
+    const browser = await WsSipClient.connect(wsUrl, { user: 'alice', password: 'unused', domain: '127.0.0.1', headers: { cookie: `rs_session=${alice.cookie('rs_session')}` } });
+    expect((await browser.register()).status).toBe(200);
+    const { TestPhone } = await import('../../test/support/sip-phone.ts');
+    const bob = await TestPhone.start({ user: 'bob', password: 'ringside-demo', domain: '127.0.0.1', server: { address: '127.0.0.1', port: server.ringside.sip.ports.udp! } });
+    const call = bob.call('alice');
+    const invite = await browser.nextRequest('INVITE');
+    browser.respond(invite, 200, { toTag: 'b1', sdp: Buffer.from('v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n') });
+    expect((await call).status).toBe(200);
+    browser.ws.terminate(); // no BYE: the tab crashed, the network went
+    await bob.nextRequest('BYE');
+    await bob.close();
+  });
+
   it('hands out TURN credentials in the REST form coturn checks, and the softphone settings', async () => {
     const alice = await signedIn('alice@example.com');
     const { ice_servers, ttl_s } = (await alice.get('/api/v1/ice-servers')).json() as { ice_servers: { urls: string[]; username?: string; credential?: string }[]; ttl_s: number };
