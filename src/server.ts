@@ -6,7 +6,9 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { ActivityOutbox } from './activity/index.ts';
 import { AppServer } from './appserver/index.ts';
+import { CallDesk } from './calls/index.ts';
 import { SipGateway } from './gateway/index.ts';
 import { isLoopbackHost, type Config } from './config/index.ts';
 import { BuiltinCrm } from './crm/index.ts';
@@ -14,7 +16,7 @@ import { seedDemo, type SeedResult } from './demo/seed.ts';
 import { PhoneIndex, PhoneNumbers } from './phone/index.ts';
 import { Store } from './store/index.ts';
 import { LoginThrottle, SessionStore, UserDirectory } from './users/index.ts';
-import { createMetrics, createWebServer, registerSipMetrics } from './web/index.ts';
+import { createMetrics, createWebServer, registerOutboxMetrics, registerSipMetrics } from './web/index.ts';
 
 export interface StartOptions {
   logger?: Logger;
@@ -35,6 +37,7 @@ export class Ringside {
     readonly metrics: Registry,
     readonly http: FastifyInstance,
     readonly sip: AppServer,
+    readonly outbox: ActivityOutbox,
     readonly seeded: SeedResult | undefined,
     private readonly timers: NodeJS.Timeout[],
   ) {}
@@ -87,6 +90,14 @@ export class Ringside {
       const sip = await AppServer.start({ config, store, log: logger.child({ role: 'sip' }), secret: await store.serverSecret(), clock });
 
       registerSipMetrics(metrics, sip);
+      // Finished calls reach the CRM through the outbox: woken as soon as the recorder wrote them.
+      const outbox = new ActivityOutbox({ store, crm, log: logger.child({ role: 'activity' }), clock });
+      sip.recorder.on('written', (batch: { type: string }[]) => {
+        if (batch.some((e) => e.type === 'call.ended')) outbox.wake();
+      });
+      outbox.start();
+      registerOutboxMetrics(metrics, outbox, store);
+      const calls = new CallDesk({ store, crm, sip, display: (n) => phones.display(n), log: logger.child({ role: 'calls' }), clock });
       const secret = await store.serverSecret();
       const gateway = new SipGateway({
         sessions,
@@ -100,16 +111,17 @@ export class Ringside {
         sessionCookie: 'rs_session',
         clock,
       });
-      const http = await createWebServer({ config, store, crm, users, sessions, throttle, phones, metrics, logger, sip, gateway });
+      const http = await createWebServer({ config, store, crm, users, sessions, throttle, phones, metrics, logger, sip, gateway, calls, outbox });
       try {
         await http.listen({ host: config.HOST, port: config.PORT });
       } catch (err) {
         await sip.close();
+        await outbox.close();
         throw err;
       }
       const address = http.server.address() as AddressInfo;
       sip.attachWebSocket(http.server, { secure: config.tls, host: config.HOST, port: address.port, authenticate: (r) => gateway.authenticateUpgrade(r) });
-      const ringside = new Ringside(config, logger, store, crm, users, sessions, phones, metrics, http, sip, seeded, [
+      const ringside = new Ringside(config, logger, store, crm, users, sessions, phones, metrics, http, sip, outbox, seeded, [
         setInterval(() => void sessions.prune().catch((err: unknown) => logger.warn({ err }, 'session prune failed')), 3_600_000).unref(),
       ]);
       if (!config.tls && !isLoopbackHost(config.HOST)) {
@@ -128,6 +140,7 @@ export class Ringside {
   async close(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     await this.sip.close();
+    await this.outbox.close();
     await this.http.close();
     await this.store.close();
   }

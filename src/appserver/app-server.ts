@@ -12,12 +12,13 @@ import {
   DigestServer,
   NameAddr,
   SipEndpoint,
+  SipRequest,
+  randomToken,
   createResponse,
   parseUri,
   percentDecode,
   type InviteServerTransaction,
   type ServerTransaction,
-  type SipRequest,
   type SipResponse,
   type Source,
   type TransactionUser,
@@ -29,7 +30,8 @@ import { randomUUID } from 'node:crypto';
 import type { MediaRelay } from '../media/types.ts';
 import { ALLOW, Call, DialogRegistry, type CallSetup, type CallTarget } from './b2bua/call.ts';
 import { CallMedia, profileOfTransport, sdpProfile } from './b2bua/call-media.ts';
-import { CallEventBus, CallRecorder, type CallParty } from './call-events.ts';
+import { CallEventBus, CallRecorder, enqueueCallLogs, type CallParty } from './call-events.ts';
+import { nowIso } from '../store/index.ts';
 import { LocationService } from './location-service.ts';
 import { Registrar } from './registrar.ts';
 import { CallRouter, type Route } from './router.ts';
@@ -81,6 +83,7 @@ export class AppServer implements TransactionUser {
   private readonly log: AppServerLog;
   private readonly domain: string;
   private purgeTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
 
   private constructor(private readonly deps: AppServerDeps) {
     const { config, store } = deps;
@@ -125,6 +128,11 @@ export class AppServer implements TransactionUser {
     const server = new AppServer(deps);
     const { config } = deps;
     for (const trunk of server.trunks) await trunk.resolve();
+    const recovered = await server.recoverInterruptedCalls();
+    if (recovered > 0) deps.log.warn({ calls: recovered }, 'closed calls left open by the previous run as "interrupted"');
+    await server.heartbeat(true);
+    server.heartbeatTimer = setInterval(() => void server.heartbeat(false).catch(() => undefined), 5000);
+    server.heartbeatTimer.unref();
     const dropped = await server.location.dropStaleFlows();
     if (dropped > 0) deps.log.info({ dropped }, 'dropped registrations whose connections ended with the last run');
     // UDP first: with SIP_PORT=0 (tests) TCP then takes the same free port, as SIP expects.
@@ -160,6 +168,83 @@ export class AppServer implements TransactionUser {
   /** SIP over WebSocket at `/sip` on the web server (RFC 7118). */
   attachWebSocket(http: HttpServer, options: { secure: boolean; host: string; port: number; authenticate?: WebSocketUpgradeAuth }): void {
     this.endpoint.transport.attachWebSocket(http, { path: '/sip', ...options });
+  }
+
+  /** This node is alive (written every few seconds; after a crash, the best-known end of its calls). */
+  private async heartbeat(starting: boolean): Promise<void> {
+    const now = nowIso(this.clock);
+    const db = this.deps.store.db;
+    await db
+      .insertInto('nodes')
+      .values({ node_id: this.deps.config.NODE_ID, heartbeat_at: now, started_at: now })
+      .onConflict((oc) => oc.column('node_id').doUpdateSet(starting ? { heartbeat_at: now, started_at: now } : { heartbeat_at: now }))
+      .execute();
+  }
+
+  /**
+   * Calls this node had in progress when it last stopped without ending them (killed, crashed):
+   * closed as "interrupted" at its last heartbeat, with the duration known up to then, and given
+   * their activities like any other call.
+   */
+  private async recoverInterruptedCalls(): Promise<number> {
+    const db = this.deps.store.db;
+    const nodeId = this.deps.config.NODE_ID;
+    const open = await db.selectFrom('calls').selectAll().where('node_id', '=', nodeId).where('state', '!=', 'ended').execute();
+    if (open.length === 0) return 0;
+    const node = await db.selectFrom('nodes').select('heartbeat_at').where('node_id', '=', nodeId).executeTakeFirst();
+    const now = this.clock();
+    await db.transaction().execute(async (trx) => {
+      for (const call of open) {
+        const lastAlive = Math.min(now, Date.parse(node?.heartbeat_at ?? call.updated_at ?? call.started_at));
+        const end = Math.max(Date.parse(call.answered_at ?? call.started_at), lastAlive);
+        const durationS = call.answered_at ? Math.round((end - Date.parse(call.answered_at)) / 1000) : 0;
+        await trx
+          .updateTable('calls')
+          .set({ state: 'ended', ended_at: new Date(end).toISOString(), cause: 'interrupted', duration_s: durationS, hangup_by: 'system', updated_at: nowIso(this.clock) })
+          .where('id', '=', call.id)
+          .execute();
+      }
+      await enqueueCallLogs(trx, open.map((c) => c.id), now);
+    });
+    return open.length;
+  }
+
+  /**
+   * Sends a JSON message to every browser of a user, over the WebSocket it registered on (a SIP
+   * MESSAGE, RFC 3428, `application/vnd.ringside+json`): the widget learns things (the caller's
+   * CRM record) without ever asking the CRM itself. Resolves with how many browsers took it.
+   */
+  async notifyUser(userId: string, body: unknown): Promise<number> {
+    const bytes = Buffer.from(JSON.stringify(body));
+    const bindings = (await this.location.bindings(userId)).filter((b) => b.transport === 'WS' || b.transport === 'WSS');
+    const sent = await Promise.all(
+      bindings.map(async (binding) => {
+        const destination = this.location.destination(binding);
+        if (!destination) return false;
+        let uri;
+        try {
+          uri = parseUri(binding.contact);
+        } catch {
+          return false;
+        }
+        const user = await this.users.byId(userId);
+        const message = new SipRequest('MESSAGE', uri);
+        message.setHeader('From', `<sip:ringside@${this.domain}>;tag=${randomToken(6)}`);
+        message.setHeader('To', `<sip:${user?.sip_username ?? 'user'}@${this.domain}>`);
+        message.setHeader('Call-ID', `${randomToken(10)}@ringside`);
+        message.setHeader('CSeq', '1 MESSAGE');
+        message.setHeader('Content-Type', 'application/vnd.ringside+json');
+        message.body = bytes;
+        return new Promise<boolean>((resolve) => {
+          this.endpoint.request(message, destination, {
+            onResponse: (r) => r.status >= 200 && resolve(r.status < 300),
+            onTimeout: () => resolve(false),
+            onTransportError: () => resolve(false),
+          });
+        });
+      }),
+    );
+    return sent.filter(Boolean).length;
   }
 
   /** Rings a user from the built-in test caller (see TestCaller); resolves when the call is over. */
@@ -328,6 +413,9 @@ export class AppServer implements TransactionUser {
     const id = randomUUID();
     const offer = sdpOf(request);
     const media = new CallMedia(this.deps.relay, id, offer, sdpProfile(offer));
+    // Click-to-dial: the widget names the record it dialled from (`X-Ringside-Record: contact:<id>`).
+    const recordHeader = caller.kind === 'user' ? /^(contact|lead|account):([0-9a-f-]{36})$/i.exec(request.header('X-Ringside-Record') ?? '') : null;
+    const context = recordHeader ? { type: recordHeader[1]!.toLowerCase() as 'contact' | 'lead' | 'account', id: recordHeader[2]!.toLowerCase() } : null;
     const fromHeader = request.from;
     let from: CallParty;
     let presentedFrom: NameAddr;
@@ -361,6 +449,7 @@ export class AppServer implements TransactionUser {
       return {
         id,
         media,
+        context,
         transaction,
         direction: 'outbound',
         from,
@@ -394,6 +483,7 @@ export class AppServer implements TransactionUser {
     return {
       id,
       media,
+      context,
       transaction,
       direction: caller.kind === 'trunk' ? 'inbound' : 'internal',
       from,
@@ -418,6 +508,7 @@ export class AppServer implements TransactionUser {
 
   async close(): Promise<void> {
     if (this.purgeTimer) clearInterval(this.purgeTimer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     for (const r of this.trunkRegistrations) r.stop();
     await this.testCaller?.close();
     for (const call of [...this.calls.values()]) call.shutdown();

@@ -6,8 +6,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { Insertable, Kysely, Updateable } from 'kysely';
-import { newId, type CallDirection, type CallsTable, type Database, type Store } from '../store/index.ts';
+import type { Insertable, Kysely, Transaction, Updateable } from 'kysely';
+import { buildCallLogs, enqueue } from '../activity/index.ts';
+import { newId, type CallDirection, type CallPartiesTable, type CallsTable, type Database, type Store } from '../store/index.ts';
 
 export interface CallParty {
   /** The SIP URI as presented. */
@@ -42,6 +43,8 @@ export type CallEvent =
       calleeUserIds: string[];
       trunk: string | null;
       sipCallId: string;
+      /** The CRM record the caller dialled from (click-to-dial), which their activity belongs to. */
+      context: { type: 'contact' | 'lead' | 'account'; id: string } | null;
     }
   | { type: 'call.ringing'; callId: string; at: number; userId: string | null; device: string; registrationId: string | null }
   | { type: 'call.answered'; callId: string; at: number; userId: string | null; device: string; registrationId: string | null }
@@ -189,6 +192,8 @@ class RecorderWorker {
 export async function writeCallEvents(db: Kysely<Database>, batch: CallEvent[], nodeId: string): Promise<void> {
   const inserts = new Map<string, Insertable<CallsTable>>();
   const updates = new Map<string, Updateable<CallsTable>>();
+  const parties: Insertable<CallPartiesTable>[] = [];
+  const ended = new Set<string>();
   const patch = (callId: string, fields: Updateable<CallsTable>) => {
     const started = inserts.get(callId);
     if (started) Object.assign(started, fields);
@@ -221,13 +226,36 @@ export async function writeCallEvents(db: Kysely<Database>, batch: CallEvent[], 
           duration_s: null,
           node_id: nodeId,
           sip_call_id: e.sipCallId,
+          answered_user_id: null,
+          updated_at: at,
         });
+        // Everyone the call belongs to gets one activity: the calling user and each user it rings.
+        if (e.from.userId) {
+          parties.push({
+            call_id: e.callId,
+            user_id: e.from.userId,
+            role: 'caller',
+            record_type: e.context?.type ?? null,
+            record_id: e.context?.id ?? null,
+            record_source: e.context ? 'click-to-dial' : null,
+            matches: null,
+            notes: null,
+            quality: null,
+            created_contact_id: null,
+            updated_at: at,
+          });
+        }
+        for (const userId of e.calleeUserIds) {
+          if (userId === e.from.userId) continue; // calling oneself: one activity
+          parties.push({ call_id: e.callId, user_id: userId, role: 'callee', record_type: null, record_id: null, record_source: null, matches: null, notes: null, quality: null, created_contact_id: null, updated_at: at });
+        }
         break;
       case 'call.answered':
-        patch(e.callId, { state: 'answered', answered_at: at, answered_device: e.device, answered_registration_id: e.registrationId });
+        patch(e.callId, { state: 'answered', answered_at: at, answered_device: e.device, answered_registration_id: e.registrationId, answered_user_id: e.userId, updated_at: at });
         break;
       case 'call.ended':
-        patch(e.callId, { state: 'ended', ended_at: at, cause: e.cause, sip_status: e.sipStatus, duration_s: e.durationS, hangup_by: e.hangupBy });
+        patch(e.callId, { state: 'ended', ended_at: at, cause: e.cause, sip_status: e.sipStatus, duration_s: e.durationS, hangup_by: e.hangupBy, updated_at: at });
+        ended.add(e.callId);
         break;
       case 'call.ringing':
         break;
@@ -239,7 +267,24 @@ export async function writeCallEvents(db: Kysely<Database>, batch: CallEvent[], 
   });
   await db.transaction().execute(async (trx) => {
     if (inserts.size > 0) await trx.insertInto('calls').values([...inserts.values()]).execute();
+    if (parties.length > 0) await trx.insertInto('call_parties').values(parties).onConflict((oc) => oc.columns(['call_id', 'user_id']).doNothing()).execute();
     for (const [id, fields] of updates) await trx.updateTable('calls').set(fields).where('id', '=', id).execute();
     if (events.length > 0) await trx.insertInto('call_events').values(events).execute();
+    // The final call record and its activities in one transaction: nothing is lost between them.
+    if (ended.size > 0) await enqueueCallLogs(trx, [...ended], batch.at(-1)!.at);
   });
+}
+
+/** Outbox rows for finished calls (one per user of each call), inside the recorder's transaction. */
+export async function enqueueCallLogs(trx: Transaction<Database>, callIds: string[], at: number): Promise<void> {
+  const calls = await trx.selectFrom('calls').selectAll().where('id', 'in', callIds).execute();
+  const parties = await trx.selectFrom('call_parties').selectAll().where('call_id', 'in', callIds).execute();
+  const userIds = [...new Set(calls.map((c) => c.answered_user_id).filter((u): u is string => u !== null))];
+  const names = new Map(
+    userIds.length ? (await trx.selectFrom('users').select(['id', 'name']).where('id', 'in', userIds).execute()).map((u) => [u.id, u.name] as const) : [],
+  );
+  const items = calls.flatMap((call) =>
+    buildCallLogs(call, parties.filter((p) => p.call_id === call.id), (id) => names.get(id)).map((log) => ({ key: log.key, userId: log.userId, item: { kind: 'call' as const, log } })),
+  );
+  await enqueue(trx, items, new Date(at).toISOString());
 }

@@ -31,6 +31,46 @@ export interface NewContact {
   title?: string | null;
 }
 
+export type CallDisposition =
+  | 'answered'
+  | 'no-answer'
+  | 'busy'
+  | 'declined'
+  | 'answered-elsewhere'
+  | 'cancelled'
+  | 'failed'
+  | 'interrupted';
+
+export interface CallQuality {
+  jitterMs: number | null;
+  lossPct: number | null;
+  rttMs: number | null;
+  /** Estimated MOS (1–4.5, E-model). */
+  mos: number | null;
+}
+
+/** One user's call, as the CRM records it: no SIP in here. */
+export interface CallLog {
+  /** Idempotency key (call id + user): logging it twice records it once. */
+  key: string;
+  userId: string;
+  direction: 'inbound' | 'outbound';
+  /** The other party: E.164 (or extension) and how it was shown. */
+  counterpart: { number: string | null; display: string | null };
+  /** The record it belongs to; null when the number matched nothing. */
+  record: RecordRef | null;
+  startedAt: string;
+  answeredAt: string | null;
+  endedAt: string;
+  durationS: number;
+  disposition: CallDisposition;
+  /** The device that answered (for this user), or who answered instead. */
+  answeredDevice: string | null;
+  answeredElsewhereBy: string | null;
+  quality: CallQuality | null;
+  notes: string | null;
+}
+
 export interface CrmPort {
   /** `builtin` or `salesforce`, for logs and /readyz. */
   readonly kind: string;
@@ -41,4 +81,10 @@ export interface CrmPort {
   getRecord(ref: RecordRef): Promise<CrmRecordSummary | null>;
   createContact(contact: NewContact): Promise<CrmRecordSummary>;
   recordUrl(ref: RecordRef): string;
+  /** Records a call on the record's timeline (or unlinked); idempotent by `log.key`. Returns the CRM's id. */
+  logCall(log: CallLog): Promise<{ ref: string }>;
+  /** Replaces the wrap-up notes of a call logged earlier. */
+  updateCallNotes(key: string, notes: string | null): Promise<void>;
+  /** The latest activity on a record, for the call card ("last spoke 3 days ago"). */
+  lastActivity(ref: RecordRef): Promise<{ subject: string; at: string } | null>;
 }

@@ -12,6 +12,7 @@ import pg from 'pg';
 import type { Database } from './schema.ts';
 import * as m0001 from './migrations/0001-initial.ts';
 import * as m0002 from './migrations/0002-sip.ts';
+import * as m0003 from './migrations/0003-activity.ts';
 
 export type * from './schema.ts';
 export { sql } from 'kysely';
@@ -19,6 +20,7 @@ export { sql } from 'kysely';
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-sip': m0002,
+  '0003-activity': m0003,
 };
 
 export type Engine = 'sqlite' | 'postgres';

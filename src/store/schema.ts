@@ -172,6 +172,8 @@ export interface CallsTable {
   ended_at: string | null;
   answered_device: string | null;
   answered_registration_id: string | null;
+  answered_user_id: string | null;
+  updated_at: string | null;
   /** completed, no-answer, busy, declined, cancelled, unavailable, failed, not-found, forbidden, interrupted */
   cause: string | null;
   sip_status: number | null;
@@ -189,6 +191,51 @@ export interface CallEventsTable {
   data: string | null;
 }
 
+/** One user's part in a call: what their activity links to and carries. */
+export interface CallPartiesTable {
+  call_id: string;
+  user_id: string;
+  role: 'caller' | 'callee';
+  /** The CRM record this user's activity attaches to (click-to-dial context, picker, Add contact, single match). */
+  record_type: RecordType | null;
+  record_id: string | null;
+  record_source: 'click-to-dial' | 'match' | 'picker' | 'add-contact' | null;
+  /** The screen pop's matches, as JSON. */
+  matches: string | null;
+  notes: string | null;
+  /** Call quality as JSON: jitter, loss, RTT, MOS. */
+  quality: string | null;
+  /** Contact made with Add contact during this call (so a second click makes none). */
+  created_contact_id: string | null;
+  updated_at: string;
+}
+
+/** The durable outbox: what must reach the CRM, delivered by a worker with retries. */
+export interface ActivityOutboxTable {
+  id: string;
+  /** Call id + user: a retry never duplicates. */
+  idempotency_key: string;
+  kind: 'call' | 'call-notes';
+  user_id: string | null;
+  payload: string;
+  attempts: Generated<number>;
+  next_attempt_at: string;
+  /** A worker holds the row until then (several nodes share the outbox). */
+  locked_until: string | null;
+  last_error: string | null;
+  delivered_at: string | null;
+  /** The CRM's id of what was created. */
+  crm_ref: string | null;
+  created_at: string;
+}
+
+export interface NodesTable {
+  node_id: string;
+  /** Written every few seconds: after a crash, the best-known time the node was alive. */
+  heartbeat_at: string;
+  started_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -201,6 +248,9 @@ export interface Database {
   registrations: RegistrationsTable;
   calls: CallsTable;
   call_events: CallEventsTable;
+  call_parties: CallPartiesTable;
+  activity_outbox: ActivityOutboxTable;
+  nodes: NodesTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -215,3 +265,5 @@ export type ContactUpdate = Updateable<ContactsTable>;
 export type Registration = Selectable<RegistrationsTable>;
 export type CallRecord = Selectable<CallsTable>;
 export type CallEventRecord = Selectable<CallEventsTable>;
+export type CallParty = Selectable<CallPartiesTable>;
+export type OutboxRow = Selectable<ActivityOutboxTable>;

@@ -4,7 +4,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ActivityOutbox } from '../activity/index.ts';
 import type { AppServer } from '../appserver/index.ts';
+import type { Store } from '../store/index.ts';
 import type { PoolStats } from '../store/index.ts';
 
 export function createMetrics(poolStats: () => PoolStats, engine: string): Registry {
@@ -82,4 +84,31 @@ export function registerSipMetrics(registry: Registry, sip: AppServer): void {
   const started = new Counter({ name: 'ringside_calls_started_total', help: 'Calls started, by direction', labelNames: ['direction'], registers: [registry] });
   sip.events.on('call.started', (e) => started.inc({ direction: e.direction }));
   sip.events.on('call.ended', (e) => ended.inc({ cause: e.cause }));
+}
+
+/** Delivery of activities to the CRM: counters, and what is waiting. */
+export function registerOutboxMetrics(registry: Registry, outbox: ActivityOutbox, store: Store): void {
+  for (const [name, help, key] of [
+    ['ringside_activity_deliveries_total', 'Activities the CRM took', 'delivered'],
+    ['ringside_activity_retries_total', 'Delivery attempts after a failed one', 'retried'],
+    ['ringside_activity_failures_total', 'Delivery attempts the CRM refused or that errored (retried later)', 'failed'],
+  ] as const) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(outbox.stats[key]);
+      },
+    });
+  }
+  new Gauge({
+    name: 'ringside_activity_undelivered',
+    help: 'Activities waiting in the outbox',
+    registers: [registry],
+    async collect() {
+      const row = await store.db.selectFrom('activity_outbox').select((eb) => eb.fn.countAll<number>().as('n')).where('delivered_at', 'is', null).executeTakeFirst();
+      this.set(Number(row?.n ?? 0));
+    },
+  });
 }

@@ -38,7 +38,10 @@ export class WsSipClient extends EventEmitter {
       if (message.isRequest) {
         this.received.push(message);
         this.emit('request', message);
-      } else this.emit('response', message);
+      } else {
+        this.responses.push(message);
+        this.emit('response', message);
+      }
     });
   }
 
@@ -77,12 +80,26 @@ export class WsSipClient extends EventEmitter {
     }
   }
 
-  private async finalResponse(request: SipRequest): Promise<SipResponse> {
-    const signal = AbortSignal.timeout(5000);
-    for (;;) {
-      const [response] = (await once(this, 'response', { signal })) as [SipResponse];
-      if (response.callId === request.callId && response.cseq.seq === request.cseq.seq && response.status >= 200) return response;
-    }
+  /** Every response received (several can arrive in one tick: a listener added later must still see them). */
+  readonly responses: SipResponse[] = [];
+
+  private finalResponse(request: SipRequest): Promise<SipResponse> {
+    const matches = (r: SipResponse) => r.callId === request.callId && r.cseq.seq === request.cseq.seq && r.cseq.method === request.method && r.status >= 200;
+    return new Promise((resolve, reject) => {
+      const found = this.responses.find(matches);
+      if (found) return resolve(found);
+      const onResponse = (r: SipResponse) => {
+        if (!matches(r)) return;
+        clearTimeout(timer);
+        this.off('response', onResponse);
+        resolve(r);
+      };
+      const timer = setTimeout(() => {
+        this.off('response', onResponse);
+        reject(new Error(`no final response to ${request.method} within 5000 ms`));
+      }, 5000);
+      this.on('response', onResponse);
+    });
   }
 
   register(expires = 600): Promise<SipResponse> {

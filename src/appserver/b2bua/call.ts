@@ -97,6 +97,8 @@ export interface CallSetup {
   offer: Buffer | undefined;
   /** Converts SDP through the media relay where caller and device speak differently. */
   media: CallMedia;
+  /** The CRM record the caller dialled from (click-to-dial). */
+  context: { type: 'contact' | 'lead' | 'account'; id: string } | null;
 }
 
 type CallState = 'ringing' | 'answered' | 'ended';
@@ -153,6 +155,7 @@ export class Call implements BranchUser {
       calleeUserIds: setup.calleeUserIds,
       trunk: setup.trunk,
       sipCallId: this.sipCallId,
+      context: setup.context,
     });
     this.a.on('cancel', () => this.onCallerCancel());
     if (setup.targets.length === 0) {
@@ -221,6 +224,8 @@ export class Call implements BranchUser {
     if (status > 100 && status < 300) {
       response.setHeader('Contact', this.ctx.endpoint.contact(this.aDestination.protocol));
       response.setHeader('Allow', ALLOW);
+      // The caller's widget learns the call's id (for its card, notes and quality).
+      response.setHeader('X-Ringside-Call', this.id);
     }
     for (const [k, v] of options.headers ?? []) response.setHeader(k, v);
     if (options.body && options.body.length > 0) {

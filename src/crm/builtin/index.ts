@@ -22,7 +22,7 @@ import {
   type Lead as LeadRow,
 } from '../../store/index.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.ts';
-import type { CrmMatch, CrmPort, CrmRecordSummary, NewContact } from '../port.ts';
+import type { CallLog, CrmMatch, CrmPort, CrmRecordSummary, NewContact } from '../port.ts';
 import type {
   Account,
   AccountInput,
@@ -126,6 +126,72 @@ export class BuiltinCrm implements CrmPort {
     return `${this.options.baseUrl ?? ''}/${ref.type}s/${ref.id}`;
   }
 
+  /** A call on the record's timeline; a second delivery with the same key changes nothing. */
+  async logCall(log: CallLog): Promise<{ ref: string }> {
+    if (this.failures?.shouldFail()) throw new Error('built-in CRM unavailable (injected failure)');
+    const existing = await this.db.selectFrom('activities').select('id').where('idempotency_key', '=', log.key).executeTakeFirst();
+    if (existing) return { ref: existing.id };
+    const id = newId();
+    const who = log.counterpart.display && log.counterpart.number && log.counterpart.display !== log.counterpart.number
+      ? `${log.counterpart.display} (${this.phones.display(log.counterpart.number)})`
+      : log.counterpart.number ? this.phones.display(log.counterpart.number) : log.counterpart.display ?? 'unknown number';
+    await this.db
+      .insertInto('activities')
+      .values({
+        id,
+        kind: 'call',
+        record_type: log.record?.type ?? null,
+        record_id: log.record?.id ?? null,
+        user_id: log.userId,
+        subject: callSubject(log, who),
+        body: log.notes,
+        occurred_at: log.startedAt,
+        ends_at: log.endedAt,
+        duration_s: log.durationS,
+        direction: log.direction,
+        disposition: log.disposition,
+        idempotency_key: log.key,
+        details: JSON.stringify({
+          counterpart: log.counterpart,
+          answered_at: log.answeredAt,
+          answered_device: log.answeredDevice,
+          answered_elsewhere_by: log.answeredElsewhereBy,
+          quality: log.quality,
+          unmatched: log.record === null,
+        }),
+        created_at: nowIso(this.clock),
+      })
+      .onConflict((oc) => oc.column('idempotency_key').doNothing())
+      .execute();
+    const row = await this.db.selectFrom('activities').select('id').where('idempotency_key', '=', log.key).executeTakeFirstOrThrow();
+    return { ref: row.id };
+  }
+
+  async updateCallNotes(key: string, notes: string | null): Promise<void> {
+    if (this.failures?.shouldFail()) throw new Error('built-in CRM unavailable (injected failure)');
+    const result = await this.db.updateTable('activities').set({ body: notes }).where('idempotency_key', '=', key).executeTakeFirst();
+    // Not logged yet (its delivery is pending or retrying): fail, so the outbox tries again later.
+    if (Number(result.numUpdatedRows) === 0) throw new Error('the call is not logged yet');
+  }
+
+  async lastActivity(ref: RecordRef): Promise<{ subject: string; at: string } | null> {
+    const row = await this.db
+      .selectFrom('activities')
+      .select(['subject', 'occurred_at'])
+      .where('record_type', '=', ref.type)
+      .where('record_id', '=', ref.id)
+      .orderBy('occurred_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? { subject: row.subject, at: row.occurred_at } : null;
+  }
+
+  /**
+   * Failure injection for tests and benchmarks of the delivery path (`CRM_FAIL_RATE`): the
+   * built-in CRM then refuses that share of call logs, as an external CRM in an outage would.
+   */
+  failures: { shouldFail(): boolean } | undefined;
+
   // ---------------------------------------------------------------- contacts
 
   async listContacts(query: ListQuery & { accountId?: string }): Promise<PageOf<Contact>> {
@@ -148,8 +214,9 @@ export class BuiltinCrm implements CrmPort {
     return this.toContact(row as ContactRow);
   }
 
-  async createContactRecord(input: ContactInput, ownerId: string | null = null): Promise<Contact> {
-    const id = await this.insertRecord('contacts', 'contact', CONTACT_PHONES, {
+  /** `id` may be given (a key derived id makes a repeated create fail instead of duplicating). */
+  async createContactRecord(input: ContactInput, ownerId: string | null = null, id?: string): Promise<Contact> {
+    id = await this.insertRecord('contacts', 'contact', CONTACT_PHONES, {
       first_name: input.first_name.trim(),
       last_name: input.last_name.trim(),
       title: blankToNull(input.title),
@@ -160,7 +227,7 @@ export class BuiltinCrm implements CrmPort {
       phone_home: blankToNull(input.phone_home),
       phone_other: blankToNull(input.phone_other),
       owner_id: ownerId,
-    });
+    }, id);
     return this.getContact(id);
   }
 
@@ -418,8 +485,8 @@ export class BuiltinCrm implements CrmPort {
     type: RecordType,
     phoneFields: Record<string, string>,
     values: Record<string, unknown>,
+    id = newId(),
   ): Promise<string> {
-    const id = newId();
     const now = nowIso(this.clock);
     await this.db.transaction().execute(async (trx) => {
       if (table === 'contacts') await this.checkAccount(trx, values.account_id as string | null);
@@ -603,4 +670,23 @@ function toActivity(r: ActivityRow & { user_name: string | null }): Activity {
     details,
     created_at: r.created_at,
   };
+}
+
+const DISPOSITION_WORDS: Record<CallLog['disposition'], string> = {
+  answered: '',
+  'no-answer': 'Missed',
+  busy: 'Busy',
+  declined: 'Declined',
+  'answered-elsewhere': 'Answered elsewhere',
+  cancelled: 'Cancelled',
+  failed: 'Failed',
+  interrupted: 'Interrupted',
+};
+
+/** "Inbound call from Jane Doe (+1 415 555 0134)", "Missed call from …", "Outbound call to …". */
+function callSubject(log: CallLog, who: string): string {
+  const towards = log.direction === 'inbound' ? `from ${who}` : `to ${who}`;
+  if (log.disposition === 'answered') return `${log.direction === 'inbound' ? 'Inbound' : 'Outbound'} call ${towards}`;
+  if (log.disposition === 'no-answer' && log.direction === 'inbound') return `Missed call ${towards}`;
+  return `${DISPOSITION_WORDS[log.disposition]} ${log.direction} call ${towards}`;
 }

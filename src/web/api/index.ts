@@ -181,6 +181,108 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
     },
   );
 
+  // ------------------------------------------------------------------ calls (the widget's side of a call)
+  const CallParams = Type.Object({ id: schemas.Id });
+  const RecordRefSchema = Type.Object({ record_type: schemas.RecordTypeSchema, record_id: schemas.Id }, { additionalProperties: false });
+  app.get(
+    '/calls/recent',
+    {
+      preValidation: requireUser,
+      schema: {
+        tags: ['calls'],
+        summary: "The signed-in user's latest calls, newest first; missed ones can be called back",
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })) }, { additionalProperties: false }),
+      },
+    },
+    async (request) => ({ data: await deps.calls.recent(request.auth!.user.id, (request.query as { limit?: number }).limit ?? 20) }),
+  );
+  app.post(
+    '/calls/:id/link',
+    { preValidation: requireUser, schema: { tags: ['calls'], summary: 'Link the call to the record the user picked (several share the number)', params: CallParams, body: RecordRefSchema, response: { 204: Type.Null(), ...errors } } },
+    async (request, reply) => {
+      const b = request.body as { record_type: 'contact' | 'lead' | 'account'; record_id: string };
+      await deps.calls.link((request.params as { id: string }).id, request.auth!.user.id, { type: b.record_type, id: b.record_id });
+      return reply.code(204).send(null);
+    },
+  );
+  app.post(
+    '/calls/:id/contact',
+    {
+      preValidation: requireUser,
+      schema: {
+        tags: ['calls'],
+        summary: "Add contact with the call's number and link the call to it; repeated, it returns the same contact",
+        params: CallParams,
+        body: Type.Object({ first_name: schemas.line(100, 1), last_name: schemas.line(100, 1), account_id: Type.Optional(Nullable(schemas.Id)) }, { additionalProperties: false }),
+        response: { 200: schemas.Contact, 201: schemas.Contact, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const { contactId, created } = await deps.calls.addContact((request.params as { id: string }).id, request.auth!.user.id, request.body as { first_name: string; last_name: string; account_id?: string | null });
+      return reply.code(created ? 201 : 200).send(await crm.getContact(contactId));
+    },
+  );
+  app.put(
+    '/calls/:id/notes',
+    {
+      preValidation: requireUser,
+      schema: {
+        tags: ['calls'],
+        summary: 'Wrap-up notes of the call, during or after it (the CRM activity is updated)',
+        params: CallParams,
+        body: Type.Object({ notes: Nullable(Type.String({ maxLength: 10_000 })) }, { additionalProperties: false }),
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      await deps.calls.setNotes((request.params as { id: string }).id, request.auth!.user.id, (request.body as { notes: string | null }).notes);
+      return reply.code(204).send(null);
+    },
+  );
+  app.post(
+    '/calls/:id/quality',
+    {
+      preValidation: requireUser,
+      schema: {
+        tags: ['calls'],
+        summary: "Call quality from the browser's getStats (jitter, loss, RTT); the server estimates the MOS",
+        params: CallParams,
+        body: Type.Object(
+          {
+            jitter_ms: Type.Optional(Nullable(Type.Number({ minimum: 0, maximum: 10_000 }))),
+            loss_pct: Type.Optional(Nullable(Type.Number({ minimum: 0, maximum: 100 }))),
+            rtt_ms: Type.Optional(Nullable(Type.Number({ minimum: 0, maximum: 60_000 }))),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      await deps.calls.setQuality((request.params as { id: string }).id, request.auth!.user.id, request.body as { jitter_ms?: number; loss_pct?: number; rtt_ms?: number });
+      return reply.code(204).send(null);
+    },
+  );
+  app.get(
+    '/admin/outbox',
+    {
+      preValidation: requireAdmin,
+      schema: { tags: ['admin'], summary: 'Activities not delivered to the CRM yet, oldest first, with their last error' },
+    },
+    async () => ({
+      stats: deps.outbox.stats,
+      data: (await deps.outbox.undelivered()).map((r) => ({
+        id: r.id,
+        key: r.idempotency_key,
+        kind: r.kind,
+        attempts: Number(r.attempts),
+        next_attempt_at: r.next_attempt_at,
+        last_error: r.last_error,
+        created_at: r.created_at,
+      })),
+    }),
+  );
+
   // ------------------------------------------------------------------ records
   recordRoutes(app, {
     path: '/contacts',

@@ -1,0 +1,264 @@
+/**
+ * The CRM side of live calls (the "calls → crm" arrow of the architecture):
+ *
+ * - screen pop: when a call starts, the caller's number is looked up through the CRM port — in
+ *   parallel with the forking, not before it — and the result is pushed to every browser of the
+ *   user over its SIP connection; the matches are kept on the user's part of the call;
+ * - what the widget does with a call: pick the right record among several, Add contact (one
+ *   contact per call and number, however many clicks or devices), wrap-up notes (editable after
+ *   the call: the CRM is updated through the outbox), quality figures;
+ * - the user's recent calls, with the missed ones to call back.
+ */
+import { createHash } from 'node:crypto';
+import { enqueue, estimateMos } from '../activity/index.ts';
+import type { AppServer, CallEvent } from '../appserver/index.ts';
+import type { BuiltinCrm, CrmMatch, CrmPort, RecordRef } from '../crm/index.ts';
+import { AppError, NotFoundError, ValidationError } from '../shared/errors.ts';
+import { isUniqueViolation, nowIso, type CallParty, type Store } from '../store/index.ts';
+
+export interface CardMatch {
+  type: RecordRef['type'];
+  id: string;
+  name: string;
+  title: string | null;
+  account: string | null;
+  url: string;
+  match: 'exact' | 'suffix';
+  last_activity: { subject: string; at: string } | null;
+}
+
+/** What the widget's call card shows, pushed as `{type:'screen-pop', …}`. */
+export interface ScreenPopMessage {
+  type: 'screen-pop';
+  call_id: string;
+  direction: 'inbound' | 'outbound';
+  number: string | null;
+  number_display: string | null;
+  caller_name: string | null;
+  /** A colleague (internal call): no CRM lookup. */
+  colleague: string | null;
+  matches: CardMatch[];
+  /** The record this call is linked to already (click-to-dial). */
+  linked: RecordRef | null;
+}
+
+export interface RecentCall {
+  call_id: string;
+  direction: 'inbound' | 'outbound';
+  number: string | null;
+  number_display: string | null;
+  name: string | null;
+  started_at: string;
+  duration_s: number;
+  missed: boolean;
+  state: string;
+  record: RecordRef | null;
+}
+
+export interface CallDeskOptions {
+  store: Store;
+  crm: CrmPort & Pick<BuiltinCrm, 'createContactRecord' | 'getContact'>;
+  sip: AppServer;
+  display: (number: string) => string;
+  log: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
+  clock?: () => number;
+}
+
+export class CallDesk {
+  private readonly clock: () => number;
+
+  constructor(private readonly options: CallDeskOptions) {
+    this.clock = options.clock ?? Date.now;
+    options.sip.events.on('call.started', (e) => {
+      void this.screenPop(e).catch((err: unknown) => options.log.warn({ err, call: e.callId }, 'screen pop failed'));
+    });
+  }
+
+  // ---------------------------------------------------------------- screen pop
+
+  private async screenPop(e: Extract<CallEvent, { type: 'call.started' }>): Promise<void> {
+    const pops: { userId: string; message: ScreenPopMessage }[] = [];
+    const inboundFrom = e.from.userId === null ? e.from : null;
+    // Each callee sees who is calling; the calling user sees who they are calling.
+    for (const userId of e.calleeUserIds) {
+      if (userId === e.from.userId) continue;
+      pops.push({ userId, message: await this.card(e.callId, 'inbound', e.from.number, e.from.display, inboundFrom ? null : e.from.display, null) });
+    }
+    if (e.from.userId) {
+      const colleague = e.to.userId ? e.to.display : null;
+      pops.push({ userId: e.from.userId, message: await this.card(e.callId, 'outbound', e.to.number, null, colleague, e.context) });
+    }
+    // Push first (the widget is ringing now) without waiting for the browsers to confirm, then
+    // keep the matches: the call's activity needs them even if it ends in a moment.
+    for (const p of pops) void this.options.sip.notifyUser(p.userId, p.message);
+    await this.options.sip.recorder.flush(); // the call's parties are written
+    for (const p of pops) {
+      if (p.message.matches.length === 0) continue;
+      await this.options.store.db
+        .updateTable('call_parties')
+        .set({ matches: JSON.stringify(p.message.matches.map((m) => ({ type: m.type, id: m.id, name: m.name }))), updated_at: nowIso(this.clock) })
+        .where('call_id', '=', e.callId)
+        .where('user_id', '=', p.userId)
+        .execute();
+    }
+  }
+
+  private async card(
+    callId: string,
+    direction: 'inbound' | 'outbound',
+    number: string | null,
+    callerName: string | null,
+    colleague: string | null,
+    linked: RecordRef | null,
+  ): Promise<ScreenPopMessage> {
+    const matches = colleague || !number ? [] : await this.lookup(number);
+    return {
+      type: 'screen-pop',
+      call_id: callId,
+      direction,
+      number,
+      number_display: number ? this.options.display(number) : null,
+      caller_name: callerName,
+      colleague,
+      matches,
+      linked,
+    };
+  }
+
+  /** The CRM's records for a number, best first, with their last activity for the card. */
+  async lookup(number: string): Promise<CardMatch[]> {
+    const found: CrmMatch[] = (await this.options.crm.findByPhone(number)).slice(0, 10);
+    return Promise.all(
+      found.map(async (m) => ({
+        type: m.ref.type,
+        id: m.ref.id,
+        name: m.name,
+        title: m.title,
+        account: m.accountName,
+        url: m.url,
+        match: m.match,
+        last_activity: await this.options.crm.lastActivity(m.ref),
+      })),
+    );
+  }
+
+  // ---------------------------------------------------------------- the widget's actions
+
+  private async party(callId: string, userId: string): Promise<CallParty> {
+    await this.options.sip.recorder.flush();
+    const party = await this.options.store.db.selectFrom('call_parties').selectAll().where('call_id', '=', callId).where('user_id', '=', userId).executeTakeFirst();
+    if (!party) throw new NotFoundError('Call');
+    return party;
+  }
+
+  /** The user picked the record this call is about (several contacts share the number). */
+  async link(callId: string, userId: string, ref: RecordRef): Promise<void> {
+    await this.party(callId, userId);
+    if (!(await this.options.crm.getRecord(ref))) throw new ValidationError('record_id', `No ${ref.type} with this id`);
+    await this.setRecord(callId, userId, ref, 'picker');
+  }
+
+  /**
+   * Add contact for the number of this call. One contact per call and number: its id is derived
+   * from them, so a double click or a second device finds the first one instead of making another.
+   */
+  async addContact(callId: string, userId: string, input: { first_name: string; last_name: string; account_id?: string | null }): Promise<{ contactId: string; created: boolean }> {
+    const party = await this.party(callId, userId);
+    const call = await this.options.store.db.selectFrom('calls').selectAll().where('id', '=', callId).executeTakeFirstOrThrow();
+    const number = party.role === 'callee' ? call.from_number : call.to_number;
+    if (!number) throw new AppError(409, 'no_number', 'This call has no number to save', 'number');
+    const id = deterministicUuid(`add-contact|${callId}|${number}`);
+    let created = true;
+    try {
+      await this.options.crm.createContactRecord({ first_name: input.first_name, last_name: input.last_name, phone_work: number, account_id: input.account_id ?? null }, userId, id);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      created = false; // the same Add contact, again
+    }
+    await this.options.store.db.updateTable('call_parties').set({ created_contact_id: id, updated_at: nowIso(this.clock) }).where('call_id', '=', callId).where('user_id', '=', userId).execute();
+    await this.setRecord(callId, userId, { type: 'contact', id }, 'add-contact');
+    return { contactId: id, created };
+  }
+
+  private async setRecord(callId: string, userId: string, ref: RecordRef, source: 'picker' | 'add-contact'): Promise<void> {
+    await this.options.store.db
+      .updateTable('call_parties')
+      .set({ record_type: ref.type, record_id: ref.id, record_source: source, updated_at: nowIso(this.clock) })
+      .where('call_id', '=', callId)
+      .where('user_id', '=', userId)
+      .execute();
+  }
+
+  /** Wrap-up notes, during or after the call; after it, the CRM's activity is updated through the outbox. */
+  async setNotes(callId: string, userId: string, notes: string | null): Promise<void> {
+    await this.party(callId, userId);
+    const db = this.options.store.db;
+    await db.transaction().execute(async (trx) => {
+      await trx.updateTable('call_parties').set({ notes, updated_at: nowIso(this.clock) }).where('call_id', '=', callId).where('user_id', '=', userId).execute();
+      const logged = await trx.selectFrom('activity_outbox').select('id').where('idempotency_key', '=', `call:${callId}:${userId}`).executeTakeFirst();
+      if (logged) {
+        const key = `call:${callId}:${userId}`;
+        await enqueue(trx, [{ key: `notes:${key}:${this.clock()}`, userId, item: { kind: 'call-notes', key, notes } }], nowIso(this.clock));
+      }
+    });
+  }
+
+  /** Quality figures from the widget's getStats (the relay's RTCP adds its own). */
+  async setQuality(callId: string, userId: string, q: { jitter_ms?: number | null; loss_pct?: number | null; rtt_ms?: number | null }): Promise<void> {
+    await this.party(callId, userId);
+    const quality = { jitterMs: q.jitter_ms ?? null, lossPct: q.loss_pct ?? null, rttMs: q.rtt_ms ?? null };
+    await this.options.store.db
+      .updateTable('call_parties')
+      .set({ quality: JSON.stringify({ ...quality, mos: estimateMos(quality) }), updated_at: nowIso(this.clock) })
+      .where('call_id', '=', callId)
+      .where('user_id', '=', userId)
+      .execute();
+  }
+
+  /** The user's latest calls, newest first; missed ones can be called back. */
+  async recent(userId: string, limit = 20): Promise<RecentCall[]> {
+    await this.options.sip.recorder.flush();
+    const rows = await this.options.store.db
+      .selectFrom('call_parties as p')
+      .innerJoin('calls as c', 'c.id', 'p.call_id')
+      .select([
+        'c.id', 'c.from_number', 'c.from_display', 'c.to_number', 'c.to_uri', 'c.started_at', 'c.duration_s', 'c.state', 'c.answered_at',
+        'c.answered_user_id', 'p.role', 'p.record_type', 'p.record_id', 'p.matches',
+      ])
+      .where('p.user_id', '=', userId)
+      .orderBy('c.started_at', 'desc')
+      .limit(Math.min(Math.max(limit, 1), 100))
+      .execute();
+    return rows.map((r) => {
+      const inbound = r.role === 'callee';
+      const number = inbound ? r.from_number : r.to_number;
+      let name: string | null = inbound ? r.from_display : null;
+      try {
+        name = (JSON.parse(r.matches ?? '[]') as { name: string }[])[0]?.name ?? name;
+      } catch {
+        // keep the display name
+      }
+      return {
+        call_id: r.id,
+        direction: inbound ? 'inbound' : 'outbound',
+        number,
+        number_display: number ? this.options.display(number) : null,
+        name,
+        started_at: r.started_at,
+        duration_s: Number(r.duration_s ?? 0),
+        missed: inbound && r.state === 'ended' && (r.answered_at === null || (r.answered_user_id !== null && r.answered_user_id !== userId)),
+        state: r.state,
+        record: r.record_type && r.record_id ? { type: r.record_type, id: r.record_id } : null,
+      };
+    });
+  }
+}
+
+/** A UUID (version-4 layout) derived from a key: the same key, the same id, on any node. */
+export function deterministicUuid(key: string): string {
+  const h = createHash('sha256').update(key).digest();
+  h[6] = (h[6]! & 0x0f) | 0x40;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
