@@ -8,6 +8,7 @@ declare -A PACKAGES=(
   [openssl]=openssl
   [baresip]=baresip-core
   [sipp]=sip-tester
+  [firefox-esr]=firefox-esr
 )
 # Not commands, but wanted: emoji glyphs so screenshots show the 📞 icons.
 FILES=(/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf:fonts-noto-color-emoji)

@@ -48,7 +48,8 @@ export interface WebDeps {
 
 export type App = FastifyInstance;
 
-const STATIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/static');
+/** The widget and styles as `npm run build` (Vite) leaves them: fixed names, see vite.config.ts. */
+const ASSETS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/dist/assets');
 
 export async function createWebServer(deps: WebDeps): Promise<FastifyInstance> {
   const { config } = deps;
@@ -91,7 +92,10 @@ export async function createWebServer(deps: WebDeps): Promise<FastifyInstance> {
     },
     hideUntagged: true,
   });
-  await app.register(fastifyStatic, { root: STATIC_DIR, prefix: '/static/', maxAge: 3600 * 1000 });
+  // Fixed file names (the pages name them without a hash), so browsers revalidate each time
+  // (ETag, 304) instead of keeping a stale build; with Turbo a tab fetches them once anyway.
+  // The build writes .br and .gz beside each file: served to browsers that accept them.
+  await app.register(fastifyStatic, { root: ASSETS_DIR, prefix: '/assets/', preCompressed: true, cacheControl: false, setHeaders: (reply) => reply.header('cache-control', 'no-cache') });
 
   registerAuth(app, authOptions);
   registerHttpMetrics(app, deps.metrics);

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AuthOptions } from '../auth.ts';
 import type { WebDeps } from '../index.ts';
 import { accountPages } from './account-pages.ts';
+import { phonePage } from './phone.ts';
 import { recordPages } from './records.ts';
 
 export async function pageRoutes(app: FastifyInstance, opts: { deps: WebDeps; authOptions: AuthOptions }): Promise<void> {
@@ -21,4 +22,5 @@ export async function pageRoutes(app: FastifyInstance, opts: { deps: WebDeps; au
   });
   await accountPages(app, opts.deps, opts.authOptions);
   await recordPages(app, opts.deps);
+  await phonePage(app);
 }

@@ -20,7 +20,28 @@ const NAV = [
   { href: '/leads', label: 'Leads' },
 ];
 
-export function document(title: string, body: Html, opts: { bodyClass?: string } = {}): Html {
+/** Where the built widget and styles are served (see `vite.config.ts`, served by `src/web/index.ts`). */
+export const ASSETS = { script: '/assets/ringside.js', style: '/assets/ringside.css' };
+
+export interface DocumentOptions {
+  bodyClass?: string;
+  /**
+   * The signed-in page's context: the page then loads the widget (softphone, Turbo navigation)
+   * and tells it who is signed in. Pages without one (sign-in, error pages) stay plain HTML, so
+   * a form there does a real navigation and a new session starts with a fresh script.
+   */
+  app?: { user: User; csrf: string };
+}
+
+export function document(title: string, body: Html, opts: DocumentOptions = {}): Html {
+  // Turbo reads the CSRF token from a meta tag for its fetches; the widget learns the user from
+  // `ringside-user` so that a sign-out, or another user signing in, restarts it. Both sit in the
+  // head: Turbo replaces head metas on every visit, so they always describe the current page.
+  const app = opts.app
+    ? html`<meta name="csrf-token" content="${opts.app.csrf}">
+<meta name="ringside-user" content="${opts.app.user.id}">
+<script type="module" src="${ASSETS.script}"></script>`
+    : '';
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -28,13 +49,23 @@ export function document(title: string, body: Html, opts: { bodyClass?: string }
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · Ringside</title>
 <link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 100 100'%3E%3Ctext y='.9em' font-size='90'%3E%F0%9F%93%9E%3C/text%3E%3C/svg%3E">
-<link rel="stylesheet" href="/static/app.css">
-<script type="module" src="/static/app.js"></script>
+<link rel="stylesheet" href="${ASSETS.style}">
+${app}
 </head>
 <body class="${opts.bodyClass ?? ''}">
 ${body}
 </body>
 </html>`;
+}
+
+/**
+ * The softphone's place in the page. The same id and `data-turbo-permanent` on every page that
+ * has one: Turbo then carries the live element (and the call in it) from page to page.
+ */
+export function softphonePanel(): Html {
+  return html`<aside id="ringside-softphone" class="softphone" data-turbo-permanent aria-label="Phone">
+  <p class="softphone-loading muted">Starting the phone…</p>
+</aside>`;
 }
 
 export function layout(ctx: PageContext, title: string, main: Html): Html {
@@ -52,6 +83,7 @@ export function layout(ctx: PageContext, title: string, main: Html): Html {
     <input id="global-search" name="q" type="search" placeholder="Search name, company, email or number" autocomplete="off">
   </form>
   <div class="user-menu">
+    <a href="/phone" title="The phone on a page of its own">Phone</a>
     <a href="/settings" title="Your settings">${ctx.user.name}</a>
     <form method="post" action="/logout">
       <input type="hidden" name="_csrf" value="${ctx.csrf}">
@@ -61,9 +93,10 @@ export function layout(ctx: PageContext, title: string, main: Html): Html {
 </header>
 <div class="shell">
   <main id="main" tabindex="-1">${main}</main>
+  ${softphonePanel()}
 </div>
-<div id="toast" role="status" aria-live="polite" class="toast" hidden></div>
-<meta name="csrf-token" content="${ctx.csrf}">`,
+<div id="toast" role="status" aria-live="polite" class="toast" hidden></div>`,
+    { app: { user: ctx.user, csrf: ctx.csrf } },
   );
 }
 
