@@ -91,7 +91,14 @@ export class Ringside {
 
       registerSipMetrics(metrics, sip);
       // Finished calls reach the CRM through the outbox: woken as soon as the recorder wrote them.
-      const outbox = new ActivityOutbox({ store, crm, log: logger.child({ role: 'activity' }), clock });
+      const outbox = new ActivityOutbox({
+        store,
+        crm,
+        log: logger.child({ role: 'activity' }),
+        clock,
+        baseBackoffMs: config.ACTIVITY_RETRY_BASE_MS,
+        maxBackoffMs: config.ACTIVITY_RETRY_MAX_MS,
+      });
       sip.recorder.on('written', (batch: { type: string }[]) => {
         if (batch.some((e) => e.type === 'call.ended')) outbox.wake();
       });

@@ -134,7 +134,14 @@ export class ActivityOutbox extends EventEmitter {
     try {
       const item = JSON.parse(row.payload) as OutboxItem;
       let ref: string | null = null;
-      if (item.kind === 'call') ref = (await this.options.crm.logCall(item.log)).ref;
+      if (item.kind === 'call') {
+        // A call that ended before its screen pop finished carries no record: match it now.
+        if (!item.log.record && item.log.counterpart.number) {
+          const best = (await this.options.crm.findByPhone(item.log.counterpart.number))[0];
+          if (best) item.log.record = best.ref;
+        }
+        ref = (await this.options.crm.logCall(item.log)).ref;
+      }
       else await this.options.crm.updateCallNotes(item.key, item.notes);
       await db
         .updateTable('activity_outbox')

@@ -188,3 +188,81 @@ describe('call flows with the built-in CRM', () => {
     await ws.close();
   });
 });
+
+describe('activities survive CRM outages and crashes', () => {
+  it('delivers every activity once the CRM is back, none twice, and shows the admin what waits', async () => {
+    const server = await startServer({ env: { ACTIVITY_RETRY_BASE_MS: '50', ACTIVITY_RETRY_MAX_MS: '200' } });
+    try {
+      const crm = server.ringside.crm;
+      let down = true;
+      crm.failures = { shouldFail: () => down };
+      const jane = (await server.ringside.crm.listContacts({ q: 'jane@acme.com' })).data[0]!;
+      for (let i = 0; i < 3; i++) expect((await server.ringside.sip.testCall({ to: 'alice', from: '+14155550134', durationS: 1 })).status).toBe(480); // nobody registered
+      const admin = new HttpClient(server.url);
+      await admin.login('admin@example.com');
+      const waiting = await waitFor(async () => {
+        const r = (await admin.get('/api/v1/admin/outbox')).json() as { data: { attempts: number; last_error: string }[] };
+        return r.data.length === 3 && r.data.every((d) => d.attempts >= 2) ? r : undefined;
+      }, { what: 'three activities retrying' });
+      expect(waiting.data[0]!.last_error).toBe('built-in CRM unavailable (injected failure)');
+      expect((await new HttpClient(server.url).get('/api/v1/admin/outbox')).status).toBe(401);
+
+      down = false;
+      await waitFor(async () => (await server.ringside.outbox.undelivered()).length === 0, { what: 'the outbox to drain' });
+      const logged = (await server.ringside.crm.listActivities({ type: 'contact', id: jane.id }, { limit: 200 })).data.filter((a) => a.kind === 'call' && !(a.details as { demo?: boolean } | null)?.demo);
+      expect(logged).toHaveLength(3);
+      expect(logged.every((a) => a.disposition === 'no-answer')).toBe(true);
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toMatch(/ringside_activity_deliveries_total 3/);
+      expect(metrics).toMatch(/ringside_activity_failures_total [1-9]/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('closes a call the server was killed in the middle of as "interrupted", after the restart, with exactly one activity', async () => {
+    const { freePort, startProcess } = await import('../../test/support/process.ts');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'ringside-kill-'));
+    const [port, sipPort] = [await freePort(), await freePort()];
+    const env = { PORT: String(port), SIP_PORT: String(sipPort), DATA_DIR: dataDir, SIP_DOMAIN: '127.0.0.1', LOG_LEVEL: 'warn' };
+    const base = `http://127.0.0.1:${port}`;
+    const ready = () => waitFor(() => fetch(`${base}/readyz`).then((r) => r.ok, () => false), { timeoutMs: 20_000, what: 'the server to start' });
+    let first = startProcess([], env);
+    const desk = await (async () => {
+      await ready();
+      return Baresip.start({ name: 'desk', account: { user: 'alice', password: 'ringside-demo', domain: `127.0.0.1:${sipPort}`, answer: 'auto' } });
+    })();
+    try {
+      const client = new HttpClient(base);
+      await client.login('alice@example.com');
+      expect((await client.request('POST', '/api/v1/test-call', { json: { from: '+14155550134', duration_s: 60 } })).status).toBe(202);
+      await desk.waitForEvent('CALL_ESTABLISHED');
+      // Killed once the call is recorded as answered (a kill within the recorder's 20 ms batch
+      // would find no call at all).
+      await waitFor(async () => ((await client.get('/api/v1/calls/recent')).json() as { data: { state: string }[] }).data[0]?.state === 'answered', { what: 'the call recorded' });
+      first.child.kill('SIGKILL');
+      await first.exit();
+
+      first = startProcess([], env);
+      await ready();
+      const again = new HttpClient(base);
+      await again.login('alice@example.com');
+      const jane = (await again.get('/api/v1/contacts?q=jane%40acme.com')).json().data[0] as { id: string };
+      const calls = await waitFor(async () => {
+        const page = (await again.get(`/api/v1/activities?record_type=contact&record_id=${jane.id}&limit=200`)).json() as { data: { kind: string; disposition: string; details: { demo?: boolean } }[] };
+        const real = page.data.filter((a) => a.kind === 'call' && !a.details?.demo);
+        return real.length > 0 ? real : undefined;
+      }, { what: 'the interrupted call’s activity' });
+      expect(calls).toHaveLength(1);
+      expect(calls[0]!.disposition).toBe('interrupted');
+    } finally {
+      desk.kill();
+      await desk.stop();
+      await first.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

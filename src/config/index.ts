@@ -254,6 +254,8 @@ export const OPTIONS = {
   MEDIA_BIND_ADDRESS: option(host, '127.0.0.1', 'Address the in-process relay binds its RTP ports to and announces in SDP.'),
   MEDIA_PORT_MIN: option(integer(1024, 65535), 40000, 'Lowest RTP port of the in-process relay.'),
   MEDIA_PORT_MAX: option(integer(1024, 65535), 49999, 'Highest RTP port of the in-process relay.'),
+  ACTIVITY_RETRY_BASE_MS: option(integer(10, 3_600_000), 1000, 'First retry delay of an activity the CRM refused; doubled per attempt.'),
+  ACTIVITY_RETRY_MAX_MS: option(integer(100, 86_400_000), 300_000, 'Longest delay between delivery attempts of an activity.'),
   MEDIA_TIMEOUT_S: option(integer(5, 3600), 30, 'A relayed call whose media stopped this long is hung up.'),
 } as const;
 
