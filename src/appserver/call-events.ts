@@ -5,7 +5,6 @@
  * transaction per event would be the bottleneck).
  */
 import { EventEmitter } from 'node:events';
-import { Worker } from 'node:worker_threads';
 import type { Insertable, Kysely, Transaction, Updateable } from 'kysely';
 import { buildCallLogs, enqueue } from '../activity/index.ts';
 import { newId, type CallDirection, type CallPartiesTable, type CallsTable, type Database, type Store } from '../store/index.ts';
@@ -75,16 +74,14 @@ export class CallEventBus extends EventEmitter {
 }
 
 /**
- * Writes every call event into the store, a batch per tick. On a SQLite file the writing happens
- * on a worker thread with its own connection (`call-recorder-worker.ts`): at a thousand calls a
- * second the inserts would otherwise take a fifth of the SIP thread. With PostgreSQL (whose I/O
- * is asynchronous anyway) or an in-memory database, it happens here.
+ * Writes every call event into the store, a batch per tick (at a thousand calls a second, one
+ * transaction per event would be the bottleneck). On the same connection as everything else: a
+ * second SQLite writer (a worker thread was tried) turns every collision into lock waits.
  */
 export class CallRecorder extends EventEmitter {
   private queue: CallEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
-  private readonly worker: RecorderWorker | undefined;
 
   constructor(
     private readonly store: Store,
@@ -94,7 +91,6 @@ export class CallRecorder extends EventEmitter {
     private readonly batchMs = 20,
   ) {
     super();
-    if (store.engine === 'sqlite' && store.location !== ':memory:') this.worker = new RecorderWorker(store.location, nodeId);
     bus.on('event', (e) => this.enqueue(e));
   }
 
@@ -118,9 +114,7 @@ export class CallRecorder extends EventEmitter {
 
   private async write(batch: CallEvent[]): Promise<void> {
     try {
-      // Should the worker ever die, recording goes on here rather than stopping.
-      if (this.worker?.usable) await this.worker.write(batch);
-      else await writeCallEvents(this.store.db, batch, this.nodeId);
+      await writeCallEvents(this.store.db, batch, this.nodeId);
       this.emit('written', batch);
     } catch (err) {
       this.log.warn({ err, events: batch.length }, 'could not record call events');
@@ -129,58 +123,6 @@ export class CallRecorder extends EventEmitter {
 
   async close(): Promise<void> {
     await this.flush();
-    await this.worker?.close();
-  }
-}
-
-/** The worker thread that owns the recorder's own SQLite connection. */
-class RecorderWorker {
-  private readonly thread: Worker;
-  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-  private nextId = 1;
-  private failed: Error | undefined;
-
-  constructor(file: string, nodeId: string) {
-    const entry = new URL('./call-recorder-worker.ts', import.meta.url).href;
-    // The worker runs TypeScript like the rest of the process: it registers tsx before loading its
-    // entry (an `--import tsx` in execArgv comes too late for a worker's entry module on Node 20).
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`;
-    this.thread = new Worker(bootstrap, { eval: true, workerData: { file, nodeId } });
-    this.thread.unref();
-    this.thread.on('message', (m: { id: number; error?: string }) => {
-      const p = this.pending.get(m.id);
-      this.pending.delete(m.id);
-      if (m.error) p?.reject(new Error(m.error));
-      else p?.resolve();
-    });
-    const fail = (err: Error) => {
-      this.failed = err;
-      for (const p of this.pending.values()) p.reject(err);
-      this.pending.clear();
-    };
-    this.thread.on('error', fail);
-    this.thread.on('exit', (code) => fail(new Error(`call recorder worker exited (${code})`)));
-  }
-
-  get usable(): boolean {
-    return this.failed === undefined;
-  }
-
-  write(batch: CallEvent[]): Promise<void> {
-    if (this.failed) return Promise.reject(this.failed);
-    const id = this.nextId++;
-    return new Promise<void>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.thread.ref(); // keep the process up while a batch is in flight
-      this.thread.postMessage({ id, batch });
-    }).finally(() => {
-      if (this.pending.size === 0) this.thread.unref();
-    });
-  }
-
-  async close(): Promise<void> {
-    await this.thread.terminate();
   }
 }
 
