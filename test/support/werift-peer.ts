@@ -73,6 +73,13 @@ function pcmuPayload(stamp: boolean): Buffer {
 }
 
 export interface WeriftPeerOptions {
+  /**
+   * DTLS role when answering: `client` (a=setup:active, what werift and Chromium pick) or `server`
+   * (a=setup:passive). werift as DTLS client completes its handshake with rtpengine's OpenSSL
+   * only now and then (the client's last flight goes unanswered), so tests with rtpengine answer
+   * as the server.
+   */
+  answerDtlsRole?: 'client' | 'server';
   /** Add a video transceiver to offers (VP8). */
   video?: boolean;
   /** Audio codecs this browser supports (default opus, PCMU, PCMA). */
@@ -133,6 +140,7 @@ export class WeriftPeer {
   /** Answers an offer (sendrecv, as the notes advise: werift otherwise answers recvonly). */
   async answer(offer: string): Promise<string> {
     await this.pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    if (this.options.answerDtlsRole) for (const d of this.pc.dtlsTransports) if (d.state === 'new') d.role = this.options.answerDtlsRole;
     const t = this.audioTransceiver;
     if (t && !t.sender.track) {
       t.sender.registerTrack(this.track);
@@ -241,6 +249,9 @@ export class RtpPeer {
       ...codecs.map((c) => `a=rtpmap:${c}`),
       'a=ptime:20',
       `a=${options.direction ?? 'sendrecv'}`,
+      // werift (as the browser) drops RTP whose SSRC no SDP announced; real phones rarely send
+      // a=ssrc, and the in-process relay does not need it, but a relay that keeps SSRCs does.
+      `a=ssrc:${this.ssrc} cname:phone`,
     ];
     if (options.video) lines.push(`m=video ${this.port + 2} RTP/AVP 96`, 'a=rtpmap:96 VP8/90000', 'a=sendrecv');
     return `${lines.join('\r\n')}\r\n`;

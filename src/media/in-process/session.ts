@@ -14,14 +14,14 @@
 import type { RemoteInfo } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { RTCRtpCodecParameters, type RTCRtpTransceiver } from 'werift';
-import { BRIDGEABLE_NAMES, bridgeableCodecs, describeCodecs, isMainCodec, pairAnswer } from '../codecs.ts';
+import { describeCodecs, isMainCodec, pairAnswer } from '../codecs.ts';
+import { bridgedLines, checkPlainMedia, checkWebRtcMedia } from '../offer-checks.ts';
 import {
   attribute,
   attributes,
   connectionAddress,
   direction,
   isPlainRtpProto,
-  isWebRtcProto,
   parseSdp,
   rtpMaps,
   sends,
@@ -136,21 +136,9 @@ export class RelaySession {
         throw new RelayError(`re-offer from tag ${fromTag} as ${from}, but the ${from} side of this call is ${expected ?? 'unknown'}`);
       }
     }
-    const offerIndex: number[] = [];
-    const codecs: RtpMap[][] = [];
-    sdp.media.forEach((m, i) => {
-      if (m.port === 0 || (m.kind !== 'audio' && m.kind !== 'video')) return;
-      if (from === 'webrtc') checkWebRtcMedia(m, sdp, 'offer');
-      else checkPlainMedia(m);
-      const maps = rtpMaps(m);
-      const bridged = bridgeableCodecs(m.kind, maps);
-      if (bridged.length === 0) {
-        throw new RelayError(`no codec in common on m=${m.kind}: offered ${describeCodecs(maps)}; the relay bridges ${BRIDGEABLE_NAMES} without transcoding`);
-      }
-      offerIndex.push(i);
-      codecs.push(bridged);
-    });
-    if (offerIndex.length === 0) throw new RelayError('the offer has no audio or video line to bridge');
+    const bridged = bridgedLines(sdp, from, 'offer');
+    const offerIndex = bridged.map((b) => b.index);
+    const codecs = bridged.map((b) => b.codecs);
     if (this.lines.length > 0 && offerIndex.length !== this.lines.length) {
       throw new RelayError(`re-offer has ${offerIndex.length} media lines where the call has ${this.lines.length}: adding or removing media is not supported`);
     }
@@ -544,20 +532,6 @@ export class RelaySession {
 }
 
 // ------------------------------------------------------------------ helpers
-
-function checkWebRtcMedia(m: SdpMedia, sdp: Sdp, what: 'offer' | 'answer'): void {
-  if (!isWebRtcProto(m.proto)) {
-    throw new RelayError(`m=${m.kind} uses ${m.proto}: a WebRTC ${what} must use UDP/TLS/RTP/SAVPF (DTLS-SRTP)`);
-  }
-  if (!attribute(m, sdp, 'fingerprint')) throw new RelayError(`WebRTC ${what} without a=fingerprint on m=${m.kind}: DTLS-SRTP needs it`);
-  if (!attribute(m, sdp, 'ice-ufrag') || !attribute(m, sdp, 'ice-pwd')) throw new RelayError(`WebRTC ${what} without ICE credentials on m=${m.kind}`);
-}
-
-function checkPlainMedia(m: SdpMedia): void {
-  if (isPlainRtpProto(m.proto)) return;
-  if (/SAVP/i.test(m.proto) && !isWebRtcProto(m.proto)) throw new RelayError(`m=${m.kind} uses ${m.proto} (SDES-SRTP), which is not bridged: offer RTP/AVP`);
-  throw new RelayError(`m=${m.kind} uses ${m.proto} where plain RTP/AVP was expected`);
-}
 
 function plainMedia(kind: string, port: number, codecs: RtpMap[], dir: Direction, ptime?: string, maxptime?: string, proto = 'RTP/AVP'): SdpMedia {
   const lines: string[] = [];
