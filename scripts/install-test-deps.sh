@@ -8,6 +8,7 @@ declare -A PACKAGES=(
   [openssl]=openssl
   [baresip]=baresip-core
   [sipp]=sip-tester
+  [rtpengine]=rtpengine-daemon
   [firefox-esr]=firefox-esr
 )
 # Not commands, but wanted: emoji glyphs so screenshots show the 📞 icons.
