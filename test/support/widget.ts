@@ -71,8 +71,8 @@ export const LOOPBACK_ONLY_ICE = `(() => {
 })();`;
 
 /** A new browser profile signed in as `email`, on `path` (default the contacts list). */
-export async function signedInPage(context: BrowserContext, baseUrl: string, email: string, pagePath = '/contacts'): Promise<Page> {
-  await context.addInitScript(LOOPBACK_ONLY_ICE);
+export async function signedInPage(context: BrowserContext, baseUrl: string, email: string, pagePath = '/contacts', options: { loopbackOnly?: boolean } = {}): Promise<Page> {
+  if (options.loopbackOnly !== false) await context.addInitScript(LOOPBACK_ONLY_ICE);
   const page = await context.newPage();
   await page.goto(`${baseUrl}/login?next=${encodeURIComponent(pagePath)}`);
   await page.getByLabel('Email').fill(email);
@@ -97,37 +97,45 @@ export interface MediaStats {
   framesDecoded: number;
 }
 
-/** What this page's call has received so far (inbound-rtp, summed per kind). */
-export async function receivedMedia(page: Page): Promise<MediaStats> {
-  return page.evaluate(async () => {
-    const pc = (window as unknown as { ringside: { peerConnection(): RTCPeerConnection | null } }).ringside.peerConnection();
-    const out = { audioBytes: 0, videoBytes: 0, framesDecoded: 0 };
-    if (!pc) return out;
-    const stats = await pc.getStats();
-    stats.forEach((s: { type: string; kind?: string; bytesReceived?: number; framesDecoded?: number }) => {
-      if (s.type !== 'inbound-rtp') return;
-      if (s.kind === 'audio') out.audioBytes += s.bytesReceived ?? 0;
-      if (s.kind === 'video') {
-        out.videoBytes += s.bytesReceived ?? 0;
-        out.framesDecoded += s.framesDecoded ?? 0;
-      }
-    });
-    return out;
+/** The in-page half of receivedMedia (runs in Chromium or Firefox). */
+export async function inPageReceivedMedia(): Promise<MediaStats> {
+  const pc = (window as unknown as { ringside: { peerConnection(): RTCPeerConnection | null } }).ringside.peerConnection();
+  const out = { audioBytes: 0, videoBytes: 0, framesDecoded: 0 };
+  if (!pc) return out;
+  const stats = await pc.getStats();
+  stats.forEach((s: { type: string; kind?: string; bytesReceived?: number; framesDecoded?: number }) => {
+    if (s.type !== 'inbound-rtp') return;
+    if (s.kind === 'audio') out.audioBytes += s.bytesReceived ?? 0;
+    if (s.kind === 'video') {
+      out.videoBytes += s.bytesReceived ?? 0;
+      out.framesDecoded += s.framesDecoded ?? 0;
+    }
   });
+  return out;
+}
+
+/** Anything that runs a function in a page: a Playwright or a Puppeteer page. */
+export interface PageLike {
+  evaluate(fn: () => Promise<MediaStats>): Promise<MediaStats>;
+}
+
+/** What this page's call has received so far (inbound-rtp, summed per kind). */
+export function receivedMedia(page: PageLike): Promise<MediaStats> {
+  return page.evaluate(inPageReceivedMedia);
 }
 
 /**
  * Waits until media has arrived on this page's call: audio bytes, and decoded video frames when
  * `video`. getStats has no event for "bytes arrived", so this polls it.
  */
-export async function waitForMedia(page: Page, options: { video: boolean; timeoutMs?: number; moreThan?: MediaStats }): Promise<MediaStats> {
+export async function waitForMedia(page: PageLike, options: { video: boolean; timeoutMs?: number; moreThan?: MediaStats }): Promise<MediaStats> {
   const base = options.moreThan ?? { audioBytes: 0, videoBytes: 0, framesDecoded: 0 };
   const deadline = Date.now() + (options.timeoutMs ?? 15_000);
   let last: MediaStats = { audioBytes: 0, videoBytes: 0, framesDecoded: 0 };
   while (Date.now() < deadline) {
     last = await receivedMedia(page);
     if (last.audioBytes > base.audioBytes && (!options.video || last.framesDecoded > base.framesDecoded)) return last;
-    await page.waitForTimeout(100);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`no ${options.video ? 'audio and video' : 'audio'} received within the timeout: ${JSON.stringify(last)}`);
 }

@@ -328,7 +328,9 @@ export class Softphone {
   // ------------------------------------------------------------------ media
 
   private pcConfig(): RTCConfiguration {
-    return { iceServers: this.settings.ice_servers, iceTransportPolicy: this.settings.ice_transport_policy, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
+    // The default bundle policy ('balanced'): with 'max-bundle' Firefox offers video on port 0
+    // marked bundle-only, which SIP endpoints that know nothing of BUNDLE read as "no video".
+    return { iceServers: this.settings.ice_servers, iceTransportPolicy: this.settings.ice_transport_policy };
   }
 
   private watchPeerConnection(pc: RTCPeerConnection): void {
@@ -341,8 +343,9 @@ export class Softphone {
     pc.addEventListener('iceconnectionstatechange', () => {
       if (disconnectedTimer) clearTimeout(disconnectedTimer);
       disconnectedTimer = undefined;
-      if (pc.iceConnectionState === 'failed') this.restartIce('connection failed');
-      else if (pc.iceConnectionState === 'disconnected') {
+      // 'failed' needs nothing here: JsSIP ends the call itself then (RTP timeout). A path that
+      // stays 'disconnected' (a network change the browser noticed first) gets new candidates.
+      if (pc.iceConnectionState === 'disconnected') {
         disconnectedTimer = setTimeout(() => {
           if (pc.iceConnectionState === 'disconnected') this.restartIce('connection interrupted');
         }, ICE_DISCONNECTED_RESTART_MS);
