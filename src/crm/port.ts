@@ -71,6 +71,24 @@ export interface CallLog {
   notes: string | null;
 }
 
+/** A video-call invitation as the CRM records it: a meeting on the invited record's timeline. */
+export interface InvitationLog {
+  /** Idempotency key (`invitation:<id>`): every change of the invitation updates one activity. */
+  key: string;
+  userId: string;
+  record: RecordRef | null;
+  subject: string;
+  startsAt: string;
+  endsAt: string;
+  /** The guest's join link. */
+  link: string;
+  guestEmail: string;
+  message: string | null;
+  status: 'scheduled' | 'cancelled';
+  /** Grows with every change; an older version arriving late never overwrites a newer one. */
+  sequence: number;
+}
+
 export interface CrmPort {
   /** `builtin` or `salesforce`, for logs and /readyz. */
   readonly kind: string;
@@ -85,6 +103,8 @@ export interface CrmPort {
   logCall(log: CallLog): Promise<{ ref: string }>;
   /** Replaces the wrap-up notes of a call logged earlier. */
   updateCallNotes(key: string, notes: string | null): Promise<void>;
+  /** Creates or updates (by `log.key`, newer `sequence` wins) the meeting of an invitation. */
+  logInvitation(log: InvitationLog): Promise<{ ref: string }>;
   /** The latest activity on a record, for the call card ("last spoke 3 days ago"). */
   lastActivity(ref: RecordRef): Promise<{ subject: string; at: string } | null>;
 }

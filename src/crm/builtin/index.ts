@@ -22,7 +22,7 @@ import {
   type Lead as LeadRow,
 } from '../../store/index.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.ts';
-import type { CallLog, CrmMatch, CrmPort, CrmRecordSummary, NewContact } from '../port.ts';
+import type { CallLog, CrmMatch, CrmPort, CrmRecordSummary, InvitationLog, NewContact } from '../port.ts';
 import type {
   Account,
   AccountInput,
@@ -172,6 +172,36 @@ export class BuiltinCrm implements CrmPort {
     const result = await this.db.updateTable('activities').set({ body: notes }).where('idempotency_key', '=', key).executeTakeFirst();
     // Not logged yet (its delivery is pending or retrying): fail, so the outbox tries again later.
     if (Number(result.numUpdatedRows) === 0) throw new Error('the call is not logged yet');
+  }
+
+  async logInvitation(log: InvitationLog): Promise<{ ref: string }> {
+    if (this.failures?.shouldFail()) throw new Error('built-in CRM unavailable (injected failure)');
+    const values = {
+      kind: 'meeting' as const,
+      record_type: log.record?.type ?? null,
+      record_id: log.record?.id ?? null,
+      user_id: log.userId,
+      subject: log.status === 'cancelled' ? `Cancelled: ${log.subject}` : log.subject,
+      body: log.message,
+      occurred_at: log.startsAt,
+      ends_at: log.endsAt,
+      duration_s: Math.round((Date.parse(log.endsAt) - Date.parse(log.startsAt)) / 1000),
+      direction: 'outbound' as const,
+      disposition: log.status,
+      details: JSON.stringify({ link: log.link, guest_email: log.guestEmail, sequence: log.sequence, status: log.status }),
+    };
+    return this.db.transaction().execute(async (trx) => {
+      const existing = await trx.selectFrom('activities').select(['id', 'details']).where('idempotency_key', '=', log.key).executeTakeFirst();
+      if (!existing) {
+        const id = newId();
+        await trx.insertInto('activities').values({ id, ...values, idempotency_key: log.key, created_at: nowIso(this.clock) }).execute();
+        return { ref: id };
+      }
+      const known = Number((JSON.parse(existing.details ?? '{}') as { sequence?: number }).sequence ?? -1);
+      // A retried older version must not undo a newer change.
+      if (log.sequence >= known) await trx.updateTable('activities').set(values).where('id', '=', existing.id).execute();
+      return { ref: existing.id };
+    });
   }
 
   async lastActivity(ref: RecordRef): Promise<{ subject: string; at: string } | null> {
