@@ -132,3 +132,30 @@ describe('softphone widget: call controls and messages', () => {
     await waitForRegistered(alice, 10_000); // JsSIP retries after 2 s, then backs off
   });
 });
+
+describe('softphone widget: ICE settings from the server', () => {
+  it('uses the STUN/TURN servers and the relay-only policy of /api/v1/softphone', async () => {
+    ensureWidgetBuilt();
+    const server = await startServer({
+      env: { STUN_URLS: 'stun:127.0.0.1:3478', TURN_URLS: 'turn:127.0.0.1:3478?transport=udp', TURN_SECRET: 'coturn-secret', ICE_RELAY_ONLY: 'true' },
+    });
+    const browser = await launchChromium();
+    try {
+      const alice = await signedInPage(await browser.newContext(), server.url, 'alice@example.com', '/phone');
+      await waitForRegistered(alice);
+      await dial(alice, 'bob'); // nobody answers: only the peer connection's settings matter here
+      const config = await alice.waitForFunction(() => {
+        const pc = (window as unknown as { ringside: { peerConnection(): RTCPeerConnection | null } }).ringside.peerConnection();
+        return pc ? JSON.parse(JSON.stringify(pc.getConfiguration())) : null;
+      });
+      const { iceTransportPolicy, iceServers } = (await config.jsonValue()) as RTCConfiguration;
+      expect(iceTransportPolicy).toBe('relay');
+      expect(iceServers?.map((s) => s.urls)).toEqual([['stun:127.0.0.1:3478'], ['turn:127.0.0.1:3478?transport=udp']]);
+      expect(iceServers?.[1]?.username).toMatch(/^\d+:/);
+      await panelButton(alice, 'Hang up').click();
+    } finally {
+      await browser.close();
+      await server.stop();
+    }
+  });
+});
