@@ -7,12 +7,17 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Transaction } from 'kysely';
-import type { CallLog, CrmPort } from '../crm/index.ts';
+import type { CallLog, CrmPort, InvitationLog } from '../crm/index.ts';
+import type { Mailer, OutgoingMail } from '../mail/index.ts';
 import { newId, nowIso, sql, type Database, type OutboxRow, type Store } from '../store/index.ts';
 
 type Trx = Transaction<Database>;
 
-export type OutboxItem = { kind: 'call'; log: CallLog } | { kind: 'call-notes'; key: string; notes: string | null };
+export type OutboxItem =
+  | { kind: 'call'; log: CallLog }
+  | { kind: 'call-notes'; key: string; notes: string | null }
+  | { kind: 'invitation'; log: InvitationLog }
+  | { kind: 'mail'; invitationId: string; mail: OutgoingMail };
 
 /** Puts call logs in the outbox, inside the caller's transaction (no-op for a key already there). */
 export async function enqueue(trx: Trx, items: { key: string; userId: string | null; item: OutboxItem }[], now: string): Promise<void> {
@@ -51,6 +56,8 @@ export interface OutboxStats {
 export interface OutboxOptions {
   store: Store;
   crm: CrmPort;
+  /** Where `mail` items go (invitations). */
+  mailer?: Mailer;
   log: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
   clock?: () => number;
   /** How often the worker looks for due rows when nothing woke it (another node's rows, retries). */
@@ -142,7 +149,12 @@ export class ActivityOutbox extends EventEmitter {
         }
         ref = (await this.options.crm.logCall(item.log)).ref;
       }
-      else await this.options.crm.updateCallNotes(item.key, item.notes);
+      else if (item.kind === 'call-notes') await this.options.crm.updateCallNotes(item.key, item.notes);
+      else if (item.kind === 'invitation') ref = (await this.options.crm.logInvitation(item.log)).ref;
+      else {
+        if (!this.options.mailer) throw new Error('no mailer configured');
+        ref = (await this.options.mailer.send(item.mail)).messageId;
+      }
       await db
         .updateTable('activity_outbox')
         .set({ delivered_at: nowIso(this.clock), crm_ref: ref, locked_until: null, last_error: null, attempts: sql`attempts + 1` })

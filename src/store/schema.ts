@@ -37,6 +37,38 @@ export interface SessionsTable {
   revoked_at: string | null;
 }
 
+/** An identity-provider account (issuer + subject) linked to a user: single sign-on. */
+export interface UserIdentitiesTable {
+  issuer: string;
+  subject: string;
+  user_id: string;
+  provider_id: string;
+  /** The email the provider gave at the last sign-in. */
+  email: string;
+  created_at: string;
+  last_login_at: string;
+}
+
+/** A single sign-on in progress: what the provider's answer is checked against, used once. */
+export interface OidcPendingTable {
+  /** SHA-256 of the random value in the browser's `rs_oidc` cookie. */
+  id: string;
+  provider_id: string;
+  state: string;
+  nonce: string;
+  code_verifier: string;
+  /** Where to go after signing in (a path of ours). */
+  next: string;
+  expires_at: string;
+}
+
+/** The provider a session was signed in with, and its ID token (the hint for RP-initiated logout). */
+export interface SsoSessionsTable {
+  session_id: string;
+  provider_id: string;
+  id_token: string;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -123,6 +155,71 @@ export interface PhoneIndexTable {
   raw: string;
   e164: string | null;
   tail: string | null;
+}
+
+/** Salesforce mirror: one row per Contact, Lead or Account of the org (ids are Salesforce's). */
+export interface SfRecordsTable {
+  id: string;
+  record_type: RecordType;
+  name: string;
+  title: string | null;
+  email: string | null;
+  /** A contact's account. */
+  account_id: string | null;
+  /** A lead's company. */
+  company: string | null;
+  /** Salesforce's SystemModstamp of the version mirrored. */
+  modstamp: string | null;
+  synced_at: string;
+}
+
+/** Salesforce mirror of the phone index: the same keys as `phone_index`, for the org's records. */
+export interface SfPhonesTable {
+  record_id: string;
+  record_type: RecordType;
+  field: string;
+  raw: string;
+  e164: string | null;
+  tail: string | null;
+}
+
+/** Progress of the mirror's sync per sObject: resumable initial sync, then SystemModstamp polling. */
+export interface SfSyncStateTable {
+  sobject: string;
+  phase: 'initial' | 'incremental';
+  total: number;
+  synced: number;
+  /** Initial sync: the last Id written (the next page starts after it). */
+  cursor_id: string | null;
+  /** Highest SystemModstamp known to be mirrored: incremental sync asks for what changed since. */
+  high_water: string | null;
+  started_at: string;
+  completed_at: string | null;
+  polled_at: string | null;
+  /** The org (instance URL) this state belongs to. */
+  instance: string | null;
+}
+
+/** Contacts Add contact created in Salesforce, by key (one per call and number). */
+export interface SfCreatedContactsTable {
+  key: string;
+  sf_id: string;
+  created_at: string;
+}
+
+/** Tasks and Events delivered to Salesforce, by idempotency key. */
+export interface SfActivitiesTable {
+  key: string;
+  sobject: 'Task' | 'Event';
+  sf_id: string;
+  record_id: string | null;
+  subject: string;
+  occurred_at: string;
+  /** Invitations: the sequence delivered (an older one arriving late is ignored). */
+  sequence: number | null;
+  /** What was sent, as JSON (notes are updated from it). */
+  payload: string;
+  delivered_at: string;
 }
 
 export interface RegistrationsTable {
@@ -215,7 +312,7 @@ export interface ActivityOutboxTable {
   id: string;
   /** Call id + user: a retry never duplicates. */
   idempotency_key: string;
-  kind: 'call' | 'call-notes';
+  kind: 'call' | 'call-notes' | 'invitation' | 'mail';
   user_id: string | null;
   payload: string;
   attempts: Generated<number>;
@@ -229,6 +326,29 @@ export interface ActivityOutboxTable {
   created_at: string;
 }
 
+export interface InvitationsTable {
+  id: string;
+  /** The user who invites (and whose devices the guest's call rings). */
+  user_id: string;
+  email: string;
+  guest_name: string | null;
+  /** The CRM record invited (contact or lead), if any. */
+  record_type: RecordType | null;
+  record_id: string | null;
+  subject: string;
+  message: string | null;
+  starts_at: string;
+  ends_at: string;
+  /** The IANA time zone the times were chosen in and are shown in to the guest. */
+  time_zone: string;
+  status: 'scheduled' | 'cancelled';
+  /** iCalendar SEQUENCE: grows with every change sent to the guest. */
+  sequence: Generated<number>;
+  link_salt: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface NodesTable {
   node_id: string;
   /** Written every few seconds: after a crash, the best-known time the node was alive. */
@@ -239,18 +359,27 @@ export interface NodesTable {
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
+  user_identities: UserIdentitiesTable;
+  oidc_pending: OidcPendingTable;
+  sso_sessions: SsoSessionsTable;
   settings: SettingsTable;
   accounts: AccountsTable;
   contacts: ContactsTable;
   leads: LeadsTable;
   activities: ActivitiesTable;
   phone_index: PhoneIndexTable;
+  sf_records: SfRecordsTable;
+  sf_phones: SfPhonesTable;
+  sf_sync_state: SfSyncStateTable;
+  sf_created_contacts: SfCreatedContactsTable;
+  sf_activities: SfActivitiesTable;
   registrations: RegistrationsTable;
   calls: CallsTable;
   call_events: CallEventsTable;
   call_parties: CallPartiesTable;
   activity_outbox: ActivityOutboxTable;
   nodes: NodesTable;
+  invitations: InvitationsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -267,3 +396,4 @@ export type CallRecord = Selectable<CallsTable>;
 export type CallEventRecord = Selectable<CallEventsTable>;
 export type CallParty = Selectable<CallPartiesTable>;
 export type OutboxRow = Selectable<ActivityOutboxTable>;
+export type Invitation = Selectable<InvitationsTable>;
