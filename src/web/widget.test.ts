@@ -20,6 +20,7 @@ type CallStarted = Extract<CallEvent, { type: 'call.started' }>;
 
 /** Jane Doe's work number is a DID of Bob's; her mobile goes out through the (busy) carrier. */
 const BOBS_DID = '+14155550134';
+const ALICES_DID = '+14155550100';
 
 describe('softphone widget in Chromium', () => {
   let server: TestServer;
@@ -31,7 +32,7 @@ describe('softphone widget in Chromium', () => {
     ensureWidgetBuilt();
     carrier = await StubCarrier.start();
     [server, browser] = await Promise.all([
-      startServer({ env: { TRUNKS: JSON.stringify([{ name: 'carrier', host: '127.0.0.1', port: carrier.port, dids: { [BOBS_DID]: 'bob' } }]) } }),
+      startServer({ env: { TRUNKS: JSON.stringify([{ name: 'carrier', host: '127.0.0.1', port: carrier.port, dids: { [BOBS_DID]: 'bob', [ALICES_DID]: 'alice' } }]) } }),
       launchChromium(),
     ]);
   });
@@ -183,5 +184,17 @@ describe('softphone widget in Chromium', () => {
     } finally {
       server.ringside.sip.events.off('call.started', onStarted);
     }
+  });
+
+  it('shows who is calling from the CRM: a call from Jane Doe’s mobile rings Alice with Jane’s record', async () => {
+    const alice = await signedInPage(await profile(), server.url, 'alice@example.com');
+    await waitForRegistered(alice);
+    const final = carrier.invite(server.ringside.sip.ports.udp!, ALICES_DID, '+14155550101');
+    await panelButton(alice, 'Answer').waitFor();
+    await panel(alice).getByRole('list', { name: 'CRM records for this number' }).getByRole('link', { name: 'Jane Doe' }).waitFor();
+    expect(await panel(alice).locator('.sp-remote-name').textContent()).toBe('Jane Doe');
+    await panelButton(alice, 'Decline').click();
+    expect((await final).status).toBeGreaterThanOrEqual(400);
+    await idle(alice);
   });
 });

@@ -4,10 +4,13 @@
  */
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { parseMessage, type SipRequest } from '../../src/sip/index.ts';
+import { newTag, parseMessage, type SipRequest, type SipResponse } from '../../src/sip/index.ts';
+import { TEST_SDP } from './sip-phone.ts';
+import { waitFor } from './wait.ts';
 
 export class StubCarrier {
   readonly invites: SipRequest[] = [];
+  readonly responses: SipResponse[] = [];
 
   private constructor(
     private readonly socket: dgram.Socket,
@@ -20,7 +23,11 @@ export class StubCarrier {
       } catch {
         return;
       }
-      if (!m.isRequest || m.method === 'ACK') return;
+      if (!m.isRequest) {
+        this.responses.push(m);
+        return;
+      }
+      if (m.method === 'ACK') return;
       if (m.method === 'INVITE') this.invites.push(m);
       const [status, reason] = m.method === 'INVITE' ? [this.answer.status, this.answer.reason] : [200, 'OK'];
       const vias = m.headerValues('Via').map((v) => `Via: ${v}`).join('\r\n');
@@ -38,6 +45,18 @@ export class StubCarrier {
 
   get port(): number {
     return this.socket.address().port;
+  }
+
+  /** The carrier delivers a call from `caller` to one of our DIDs; resolves with its first response of `status` or more. */
+  async invite(serverPort: number, did: string, caller: string, until = 200): Promise<SipResponse> {
+    const callId = `${newTag()}@carrier`;
+    const sdp = TEST_SDP().toString();
+    const message =
+      `INVITE sip:${did}@127.0.0.1:${serverPort} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${this.port};branch=z9hG4bK${newTag()}\r\n` +
+      `From: <sip:${caller}@carrier.example>;tag=${newTag()}\r\nTo: <sip:${did}@127.0.0.1>\r\nCall-ID: ${callId}\r\nCSeq: 1 INVITE\r\n` +
+      `Contact: <sip:${caller}@127.0.0.1:${this.port}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: ${Buffer.byteLength(sdp)}\r\n\r\n${sdp}`;
+    this.socket.send(message, serverPort, '127.0.0.1');
+    return waitFor(() => this.responses.find((r) => r.callId === callId && r.status >= until), { timeoutMs: 10_000, what: `a ${until}+ response` });
   }
 
   close(): void {

@@ -48,6 +48,38 @@ export interface CallView {
   remoteVideo: boolean;
   /** The incoming offer has video: answering can turn the camera on. */
   offersVideo: boolean;
+  /** What the server found in the CRM for this call (its screen pop), once it arrives. */
+  crm: CrmCard | null;
+}
+
+/** A CRM record matching the other party's number. */
+export interface CrmMatch {
+  type: string;
+  id: string;
+  name: string;
+  title: string | null;
+  account: string | null;
+  url: string;
+}
+
+export interface CrmCard {
+  callerName: string | null;
+  /** The other party is a colleague (an internal call): no CRM lookup. */
+  colleague: string | null;
+  matches: CrmMatch[];
+}
+
+/**
+ * The server's screen pop, pushed to every browser of the user as a SIP MESSAGE
+ * (`application/vnd.ringside+json`) when a call starts (src/calls/call-desk.ts).
+ */
+export interface ScreenPop {
+  type: 'screen-pop';
+  call_id: string;
+  direction: 'inbound' | 'outbound';
+  caller_name: string | null;
+  colleague: string | null;
+  matches: CrmMatch[];
 }
 
 export interface Notice {

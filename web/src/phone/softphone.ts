@@ -10,10 +10,10 @@
 import { UA, WebSocketInterface } from 'jssip';
 import type { DTMF_TRANSPORT } from 'jssip/lib/Constants';
 import type { EndEvent, RTCSession } from 'jssip/lib/RTCSession';
-import type { IncomingRTCSessionEvent, RTCSessionEvent } from 'jssip/lib/UA';
+import type { IncomingMessageEvent, IncomingRTCSessionEvent, OutgoingMessageEvent, RTCSessionEvent } from 'jssip/lib/UA';
 import { audioConstraints, videoConstraints } from './devices.ts';
 import { MICROPHONE_BLOCKED, failureMessage, registrationMessage } from './messages.ts';
-import { INITIAL_STATE, type CallView, type Command, type Notice, type PhoneState, type RecordRef, type SoftphoneSettings } from './model.ts';
+import { INITIAL_STATE, type CallView, type Command, type CrmCard, type Notice, type PhoneState, type RecordRef, type ScreenPop, type SoftphoneSettings } from './model.ts';
 import { Ringer } from './ringer.ts';
 import { sdpHasTelephoneEvent, sdpHasVideo, sdpSendsVideo } from './sdp.ts';
 import { parseTarget } from './target.ts';
@@ -48,6 +48,8 @@ export class Softphone {
   private noticeSeq = 0;
   private iceTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly cleanup: (() => void)[] = [];
+  /** Screen pops by the server's call id: one may arrive just before its INVITE. */
+  private readonly pops = new Map<string, ScreenPop>();
 
   constructor(
     private readonly settings: SoftphoneSettings,
@@ -103,6 +105,18 @@ export class Softphone {
       if (this.state.registration.status !== 'offline') this.setRegistration('offline', 'not registered');
     });
     ua.on('registrationFailed', (e) => this.setRegistration('offline', registrationMessage(e.cause, e.response?.status_code ?? null)));
+    ua.on('newMessage', (e: IncomingMessageEvent | OutgoingMessageEvent) => {
+      // Only the server sends MESSAGEs to a browser (users may not). JsSIP answers 200 itself.
+      if (e.originator !== 'remote') return;
+      const request = (e as IncomingMessageEvent).request;
+      if (!/^application\/vnd\.ringside\+json/i.test(request.getHeader('Content-Type') ?? '')) return;
+      try {
+        const body = JSON.parse(request.body) as { type?: string };
+        if (body.type === 'screen-pop') this.onScreenPop(body as ScreenPop);
+      } catch {
+        // Not JSON: nothing we understand.
+      }
+    });
     ua.on('newRTCSession', (e: RTCSessionEvent) => {
       if (e.originator === 'remote') this.onIncoming(e as IncomingRTCSessionEvent);
     });
@@ -199,6 +213,7 @@ export class Softphone {
       localVideo: video,
       remoteVideo: false,
       offersVideo: false,
+      crm: null,
     });
   }
 
@@ -227,7 +242,11 @@ export class Softphone {
       localVideo: false,
       remoteVideo: sdpSendsVideo(request.body ?? ''),
       offersVideo,
+      crm: null,
     });
+    const serverCallId = this.state.call?.serverCallId;
+    const pop = serverCallId ? this.pops.get(serverCallId) : undefined;
+    if (pop) this.onScreenPop(pop);
     this.ringer.start(name ? `${name} (${number})` : number);
   }
 
@@ -318,6 +337,25 @@ export class Softphone {
       notice = { kind: 'info', text: `Call ended (${formatSeconds(seconds)})`, id: ++this.noticeSeq };
     }
     this.update({ call: null, notice });
+  }
+
+  /** The CRM's view of the caller (or of whom we call), shown on the call card. */
+  private onScreenPop(pop: ScreenPop): void {
+    this.pops.set(pop.call_id, pop);
+    while (this.pops.size > 20) this.pops.delete(this.pops.keys().next().value!);
+    const call = this.state.call;
+    if (!call) return;
+    // Incoming calls carry the server's id (X-Ringside-Call); our own call learns it from its pop.
+    const ours =
+      call.serverCallId === pop.call_id ||
+      (call.direction === 'outgoing' && pop.direction === 'outbound' && call.serverCallId === null && call.crm === null);
+    if (!ours) return;
+    const crm: CrmCard = {
+      callerName: pop.caller_name,
+      colleague: pop.colleague,
+      matches: (pop.matches ?? []).filter((m) => /^(https?:|\/)/.test(m.url)).slice(0, 5),
+    };
+    this.updateCall({ serverCallId: pop.call_id, crm });
   }
 
   private sendTone(tones: string): void {

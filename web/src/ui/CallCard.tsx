@@ -1,9 +1,25 @@
 import { useState } from 'preact/hooks';
 import type { PhoneController } from '../phone/controller.ts';
-import type { CallView } from '../phone/model.ts';
+import type { CallView, CrmCard } from '../phone/model.ts';
 import { CallTimer } from './CallTimer.tsx';
 import { Keypad } from './Keypad.tsx';
 import { VideoToggle } from './VideoToggle.tsx';
+
+/** The screen pop: the colleague, or the CRM records matching the number (best first). */
+function CrmMatches({ card }: { card: CrmCard }) {
+  if (card.colleague) return <p class="sp-crm small muted">Colleague</p>;
+  if (card.matches.length === 0) return <p class="sp-crm small muted">Not in the CRM</p>;
+  return (
+    <ul class="sp-crm" aria-label="CRM records for this number">
+      {card.matches.map((m) => (
+        <li key={m.id}>
+          <a href={m.url}>{m.name}</a>
+          {(m.title || m.account) && <span class="small muted"> · {[m.title, m.account].filter(Boolean).join(', ')}</span>}
+        </li>
+      ))}
+    </ul>
+  );
+}
 
 function phaseLabel(call: CallView): string {
   switch (call.phase) {
@@ -24,7 +40,7 @@ const RECORD_PATHS: Record<string, string> = { contact: '/contacts/', account: '
 export function CallCard({ controller, call }: { controller: PhoneController; call: CallView }) {
   const [keypad, setKeypad] = useState(false);
   const run = controller.execute.bind(controller);
-  const who = call.remote.name ?? call.remote.number;
+  const who = call.remote.name ?? call.crm?.callerName ?? call.crm?.matches[0]?.name ?? call.remote.number;
   const recordPath = call.record ? RECORD_PATHS[call.record.type] : undefined;
 
   return (
@@ -34,8 +50,9 @@ export function CallCard({ controller, call }: { controller: PhoneController; ca
       </p>
       <p class="sp-remote">
         <strong class="sp-remote-name">{who}</strong>
-        {call.remote.name && <span class="sp-remote-number">{call.remote.number}</span>}
+        {who !== call.remote.number && <span class="sp-remote-number">{call.remote.number}</span>}
       </p>
+      {call.crm && <CrmMatches card={call.crm} />}
       {call.record && recordPath && (
         <p class="sp-record small">
           About <a href={`${recordPath}${encodeURIComponent(call.record.id)}`}>{call.record.name}</a>
