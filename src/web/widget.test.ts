@@ -121,6 +121,11 @@ describe('softphone widget in Chromium', () => {
     await panelButton(follower, 'Hang up').click();
     await Promise.all([idle(leader), idle(follower), idle(bob)]);
 
+    // Dialling from the follower goes through the leader too.
+    await dial(follower, 'bob');
+    await panelButton(bob, 'Decline').click();
+    await Promise.all([leader, follower].map((tab) => panel(tab).getByRole('alert').filter({ hasText: 'Call declined' }).waitFor()));
+
     await leader.close();
     await waitFor(async () => (await tabRole(follower)) === 'leader', { what: 'the other tab to take over' });
     await waitForRegistered(follower);
@@ -175,6 +180,14 @@ describe('softphone widget in Chromium', () => {
       await alice.locator('.timeline-subject', { hasText: 'Discussed renewal on the phone' }).waitFor();
       await alice.goBack();
       await alice.waitForURL(/\/contacts\?q=jane$/);
+      // Even a page with no place for the panel (a 404) keeps it, floating, with the call.
+      await alice.evaluate(() => (window as unknown as { Turbo: { visit(url: string): void } }).Turbo.visit('/contacts/00000000-0000-4000-8000-000000000000'));
+      await alice.getByRole('heading', { name: 'Not found' }).waitFor();
+      expect(await alice.locator('body > #ringside-softphone').count()).toBe(1);
+      before = await waitForMedia(alice, { video: false, moreThan: before });
+      await alice.getByRole('link', { name: 'Back to Ringside' }).click();
+      await alice.waitForURL(/\/contacts$/);
+      expect(await alice.locator('.shell > #ringside-softphone').count()).toBe(1);
 
       expect(await alice.evaluate(() => (window as unknown as { samePage?: boolean }).samePage)).toBe(true);
       await waitForMedia(alice, { video: false, moreThan: before });
@@ -196,5 +209,30 @@ describe('softphone widget in Chromium', () => {
     await panelButton(alice, 'Decline').click();
     expect((await final).status).toBeGreaterThanOrEqual(400);
     await idle(alice);
+  });
+
+  it('keeps CRM forms working under Turbo: errors render in place, pages that answer a POST directly too', async () => {
+    const alice = await signedInPage(await profile(), server.url, 'alice@example.com');
+    await waitForRegistered(alice);
+
+    // 400 with the form again.
+    await alice.goto(`${server.url}/contacts/new`);
+    await alice.evaluate(() => ((window as unknown as { samePage: boolean }).samePage = true));
+    await alice.getByLabel('First name').fill('Val');
+    await alice.getByLabel('Last name').fill('Idation');
+    await alice.getByLabel('Email').fill('not an email');
+    await alice.getByRole('button', { name: 'Save' }).click();
+    await alice.getByRole('alert').filter({ hasText: 'Enter a valid email address' }).waitFor();
+    expect(await alice.getByLabel('First name').inputValue()).toBe('Val');
+
+    // A settings form answers 200 with the page (no redirect): rendered all the same.
+    await alice.getByRole('link', { name: 'Alice Adams' }).click();
+    await alice.waitForURL(/\/settings$/);
+    await alice.getByLabel('New device password').fill('fresh-device-pass-2');
+    await alice.getByRole('button', { name: 'Change device password' }).click();
+    await alice.locator('main [role="status"]').filter({ hasText: 'Your device password has been changed' }).waitFor();
+    expect(new URL(alice.url()).pathname).toBe('/settings');
+    expect(await alice.evaluate(() => (window as unknown as { samePage?: boolean }).samePage)).toBe(true);
+    expect(await alice.locator('#ringside-softphone').count()).toBe(1);
   });
 });
