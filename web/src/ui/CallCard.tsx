@@ -40,7 +40,7 @@ const RECORD_PATHS: Record<string, string> = { contact: '/contacts/', account: '
 export function CallCard({ controller, call }: { controller: PhoneController; call: CallView }) {
   const [keypad, setKeypad] = useState(false);
   const run = controller.execute.bind(controller);
-  const who = call.remote.name ?? call.crm?.callerName ?? call.crm?.matches[0]?.name ?? call.remote.number;
+  const who = call.remote.name ?? call.crm?.callerName ?? call.crm?.colleague ?? call.crm?.matches[0]?.name ?? call.remote.number;
   const recordPath = call.record ? RECORD_PATHS[call.record.type] : undefined;
 
   return (
