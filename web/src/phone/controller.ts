@@ -57,6 +57,7 @@ export class PhoneController {
     if (this.coordinator.role === 'leader') {
       if (this.softphone) this.softphone.execute(command);
       else if (command.type === 'video') this.set({ ...this.state, videoPreferred: command.on });
+      else if (command.type === 'call') this.set({ ...this.state, notice: { kind: 'info', text: 'The phone is still starting: try again in a moment', id: Date.now() } });
       return;
     }
     this.coordinator.send(command);
