@@ -3,12 +3,15 @@
  * `Ringside.start(config)` is what `npm start` runs and what the tests start on a free port.
  */
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ActivityOutbox } from './activity/index.ts';
 import { AppServer } from './appserver/index.ts';
 import { CallDesk } from './calls/index.ts';
+import { InvitationService } from './invitations/index.ts';
+import { createMailer, type Mailer } from './mail/index.ts';
 import { SipGateway } from './gateway/index.ts';
 import { isLoopbackHost, type Config } from './config/index.ts';
 import { BuiltinCrm } from './crm/index.ts';
@@ -38,6 +41,8 @@ export class Ringside {
     readonly http: FastifyInstance,
     readonly sip: AppServer,
     readonly outbox: ActivityOutbox,
+    readonly invitations: InvitationService,
+    readonly mailer: Mailer,
     readonly seeded: SeedResult | undefined,
     private readonly timers: NodeJS.Timeout[],
   ) {}
@@ -91,9 +96,12 @@ export class Ringside {
 
       registerSipMetrics(metrics, sip);
       // Finished calls reach the CRM through the outbox: woken as soon as the recorder wrote them.
+      // Without SMTP_URL, invitation mails become .eml files under DATA_DIR/mail (the embedded default).
+      const mailer = createMailer({ smtpUrl: config.SMTP_URL, mailDir: path.join(config.dataDir, 'mail') });
       const outbox = new ActivityOutbox({
         store,
         crm,
+        mailer,
         log: logger.child({ role: 'activity' }),
         clock,
         baseBackoffMs: config.ACTIVITY_RETRY_BASE_MS,
@@ -106,6 +114,16 @@ export class Ringside {
       registerOutboxMetrics(metrics, outbox, store);
       const calls = new CallDesk({ store, crm, sip, display: (n) => phones.display(n), log: logger.child({ role: 'calls' }), clock });
       const secret = await store.serverSecret();
+      const invitations = new InvitationService({
+        store,
+        crm,
+        outbox,
+        secret,
+        publicUrl: config.publicUrl,
+        mailFrom: config.MAIL_FROM ?? `Ringside <no-reply@${new URL(config.publicUrl).hostname}>`,
+        limits: { earlyJoinMinutes: config.INVITE_EARLY_JOIN_MINUTES, maxMinutes: config.INVITE_MAX_MINUTES, maxDaysAhead: config.INVITE_MAX_DAYS_AHEAD },
+        clock,
+      });
       const gateway = new SipGateway({
         sessions,
         secret,
@@ -118,17 +136,18 @@ export class Ringside {
         sessionCookie: 'rs_session',
         clock,
       });
-      const http = await createWebServer({ config, store, crm, users, sessions, throttle, phones, metrics, logger, sip, gateway, calls, outbox });
+      const http = await createWebServer({ config, store, crm, users, sessions, throttle, phones, metrics, logger, sip, gateway, calls, outbox, invitations, mailer });
       try {
         await http.listen({ host: config.HOST, port: config.PORT });
       } catch (err) {
         await sip.close();
         await outbox.close();
+        mailer.close();
         throw err;
       }
       const address = http.server.address() as AddressInfo;
       sip.attachWebSocket(http.server, { secure: config.tls, host: config.HOST, port: address.port, authenticate: (r) => gateway.authenticateUpgrade(r) });
-      const ringside = new Ringside(config, logger, store, crm, users, sessions, phones, metrics, http, sip, outbox, seeded, [
+      const ringside = new Ringside(config, logger, store, crm, users, sessions, phones, metrics, http, sip, outbox, invitations, mailer, seeded, [
         setInterval(() => void sessions.prune().catch((err: unknown) => logger.warn({ err }, 'session prune failed')), 3_600_000).unref(),
       ]);
       if (!config.tls && !isLoopbackHost(config.HOST)) {
@@ -148,6 +167,7 @@ export class Ringside {
     for (const t of this.timers) clearInterval(t);
     await this.sip.close();
     await this.outbox.close();
+    this.mailer.close();
     await this.http.close();
     await this.store.close();
   }

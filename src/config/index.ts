@@ -105,6 +105,20 @@ const databaseUrl: Parser<string | undefined> = {
   },
 };
 
+const smtpUrl: Parser<string | undefined> = {
+  expected: 'an smtp:// or smtps:// URL such as smtps://user:password@mail.example.com:465',
+  parse(raw, key) {
+    if (raw === '') return undefined;
+    if (!/^smtps?:\/\//.test(raw)) throw new ConfigError(key, raw, smtpUrl.expected);
+    try {
+      new URL(raw);
+    } catch {
+      throw new ConfigError(key, raw, smtpUrl.expected);
+    }
+    return raw;
+  },
+};
+
 const baseUrl: Parser<string | undefined> = {
   expected: 'an absolute http(s) URL such as https://ringside.example.com',
   parse(raw, key) {
@@ -257,6 +271,11 @@ export const OPTIONS = {
   ACTIVITY_RETRY_BASE_MS: option(integer(10, 3_600_000), 1000, 'First retry delay of an activity the CRM refused; doubled per attempt.'),
   ACTIVITY_RETRY_MAX_MS: option(integer(100, 86_400_000), 300_000, 'Longest delay between delivery attempts of an activity.'),
   MEDIA_TIMEOUT_S: option(integer(5, 3600), 30, 'A relayed call whose media stopped this long is hung up.'),
+  SMTP_URL: option(smtpUrl, undefined, 'Mail server for invitations; without it, mails are written as .eml files under DATA_DIR/mail.', '(files)'),
+  MAIL_FROM: option(optionalString, undefined, 'Sender of invitation mails.', 'Ringside <no-reply@host of BASE_URL>'),
+  INVITE_EARLY_JOIN_MINUTES: option(integer(0, 240), 10, 'How many minutes before its start an invitation link lets the guest in.'),
+  INVITE_MAX_MINUTES: option(integer(5, 1440), 240, 'Longest time window of an invitation, in minutes.'),
+  INVITE_MAX_DAYS_AHEAD: option(integer(1, 3650), 365, 'How far ahead an invitation may start, in days.'),
 } as const;
 
 type Options = typeof OPTIONS;

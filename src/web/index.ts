@@ -15,6 +15,10 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AppServer } from '../appserver/index.ts';
 import type { SipGateway } from '../gateway/index.ts';
+import type { CallDesk } from '../calls/index.ts';
+import type { ActivityOutbox } from '../activity/index.ts';
+import type { InvitationService } from '../invitations/index.ts';
+import type { Mailer } from '../mail/index.ts';
 import type { Config } from '../config/index.ts';
 import type { BuiltinCrm } from '../crm/index.ts';
 import type { PhoneNumbers } from '../phone/index.ts';
@@ -26,10 +30,11 @@ import { html } from './html.ts';
 import { registerHttpMetrics } from './metrics.ts';
 import { apiRoutes } from './api/index.ts';
 import { pageRoutes } from './pages/index.ts';
+import { invitationRoutes } from './invitations.ts';
 import { document } from './pages/layout.ts';
 import { describeSchemaErrors, type SchemaError } from './validation.ts';
 
-export { createMetrics, registerSipMetrics } from './metrics.ts';
+export { createMetrics, registerOutboxMetrics, registerSipMetrics } from './metrics.ts';
 export { html, escapeHtml, type Html } from './html.ts';
 
 export interface WebDeps {
@@ -44,6 +49,10 @@ export interface WebDeps {
   logger: Logger;
   sip: AppServer;
   gateway: SipGateway;
+  calls: CallDesk;
+  outbox: ActivityOutbox;
+  invitations: InvitationService;
+  mailer: Mailer;
 }
 
 export type App = FastifyInstance;
@@ -114,6 +123,7 @@ export async function createWebServer(deps: WebDeps): Promise<FastifyInstance> {
   await app.register(apiRoutes, { prefix: '/api/v1', deps, authOptions });
   app.get('/api/openapi.json', async () => app.swagger());
   await app.register(pageRoutes, { deps, authOptions });
+  await app.register(invitationRoutes, { deps });
   return app;
 }
 

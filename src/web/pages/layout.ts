@@ -155,7 +155,7 @@ export function pagination(basePath: string, params: Record<string, string | und
 export interface FieldSpec {
   name: string;
   label: string;
-  type?: 'text' | 'email' | 'tel' | 'url' | 'password' | 'textarea' | 'select';
+  type?: 'text' | 'email' | 'tel' | 'url' | 'password' | 'textarea' | 'select' | 'datetime-local';
   required?: boolean;
   options?: { value: string; label: string }[];
   hint?: string;
