@@ -22,6 +22,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -29,6 +30,7 @@ import { RtpengineRelay, type MediaRelay, type RelayAnswer, type RelayedSdp, typ
 import { rtpengineMissing, startRtpengine } from '../src/media/rtpengine/daemon.ts';
 import { WebRtcLeg } from '../src/media/in-process/webrtc-leg.ts';
 import { RtpPeer, WeriftPeer, wallMs } from '../test/support/werift-peer.ts';
+import { machineBusySeconds } from './sip-load/procstat.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -99,6 +101,12 @@ class ChildRelay implements MediaRelay {
   }
   stats(callId: string): Promise<RelayLegStats[]> {
     return this.call('stats', callId);
+  }
+  loopDelayReset(): Promise<void> {
+    return this.call('loopDelayReset');
+  }
+  loopDelay(): Promise<{ p50: number; p99: number; max: number }> {
+    return this.call('loopDelay');
   }
   async close(): Promise<void> {
     const exited = once(this.child, 'exit');
@@ -212,7 +220,27 @@ function percentile(sorted: number[], p: number): number {
 
 const round = (v: number, digits = 2) => Math.round(v * 10 ** digits) / 10 ** digits;
 
+/**
+ * Two cores are shared with whatever else runs here (other test suites, browsers): latency on a
+ * busy machine measures the machine. Before each relay, wait up to 60 s for a nearly idle second;
+ * the figures then report how busy the rest of the machine was during the window.
+ */
+async function waitForQuietMachine(): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const before = machineBusySeconds();
+    await new Promise((r) => setTimeout(r, 1000));
+    const busy = machineBusySeconds() - before;
+    if (busy < 0.25) return;
+    if (Date.now() > deadline) {
+      log(`the machine stays busy (${round(busy)} cores used by other work): measuring anyway`);
+      return;
+    }
+  }
+}
+
 async function measure(name: string, relay: MediaRelay, relayPid: number) {
+  await waitForQuietMachine();
   log(`${name}: setting up ${CALLS} calls`);
   const t0 = Date.now();
   const calls = await setUp(relay, CALLS, name);
@@ -232,14 +260,21 @@ async function measure(name: string, relay: MediaRelay, relayPid: number) {
     c.browser.audio.collectDelays = true;
     c.phone.audio.collectDelays = true;
   }
+  const generatorLoop = monitorEventLoopDelay({ resolution: 1 });
+  generatorLoop.enable();
+  if (relay instanceof ChildRelay) await relay.loopDelayReset();
   const cpu0 = cpuSeconds(relayPid);
+  const machine0 = machineBusySeconds();
   const wall0 = performance.now();
   const generatorCpu0 = process.cpuUsage();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   const cpu1 = cpuSeconds(relayPid);
+  const machine1 = machineBusySeconds();
   const wall1 = performance.now();
   const generatorCpu = process.cpuUsage(generatorCpu0);
   const sentAfter = calls.map((c) => [c.browser.sent, c.phone.sent] as const);
+  generatorLoop.disable();
+  const relayLoop = relay instanceof ChildRelay ? await relay.loopDelay() : undefined;
   for (const t of [...starters, ...timers]) clearTimeout(t);
   for (const t of timers) clearInterval(t);
   // Let the last packets of the window arrive before counting them.
@@ -278,6 +313,10 @@ async function measure(name: string, relay: MediaRelay, relayPid: number) {
     packets_received: received,
     window_s: round((wall1 - wall0) / 1000, 1),
     generator_cpu_pct_of_core: round(((generatorCpu.user + generatorCpu.system) / 1e6 / ((wall1 - wall0) / 1000)) * 100, 1),
+    // Whole machine minus relay and generator (includes some kernel network work of the test itself).
+    other_load_pct_of_core: round(((machine1 - machine0 - (cpu1 - cpu0) - (generatorCpu.user + generatorCpu.system) / 1e6) / ((wall1 - wall0) / 1000)) * 100, 1),
+    generator_event_loop_delay_ms: { p99: round(generatorLoop.percentile(99) / 1e6), max: round(generatorLoop.max / 1e6) },
+    ...(relayLoop ? { relay_event_loop_delay_ms: { p99: round(relayLoop.p99), max: round(relayLoop.max) } } : {}),
     sample_call_stats: stats,
   };
 }

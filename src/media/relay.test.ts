@@ -209,6 +209,54 @@ for (const impl of implementations) {
       await audioBothWays(b, p, 5);
     });
 
+    it('survives mutated browser offers: each is bridged or refused with a SIP status, nothing leaks', async () => {
+      const { browser, phone } = await peers();
+      const lines = (await browser.createOffer()).split('\r\n');
+      let seed = 7;
+      const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
+      const junk = ['', '0', '-1', '99999999', 'x', ':', ' ', 'IN IP4', 'ZZ:ZZ', '\u0000', 'é', 'A'.repeat(300)];
+      for (let i = 0; i < 60; i++) {
+        const l = [...lines];
+        for (let k = 0, n = 1 + rnd(3); k < n; k++) {
+          const j = rnd(l.length);
+          const op = rnd(4);
+          if (op === 0) l.splice(j, 1);
+          else if (op === 1) l[j] = l[j]!.replace(/[^ :]+$/, junk[rnd(junk.length)]!);
+          else if (op === 2) l.splice(j, 0, l[rnd(l.length)]!);
+          else l[j] = l[j]!.slice(0, rnd(l[j]!.length + 1));
+        }
+        const callId = newCallId();
+        try {
+          await relay.offer({ callId, fromTag: 'browser-tag', sdp: l.join('\r\n'), to: 'rtp' });
+          await relay.answer({ callId, fromTag: 'browser-tag', toTag: 'phone-tag', sdp: phone.sdp() });
+        } catch (e) {
+          expect(e).toBeInstanceOf(RelayError);
+          expect([488, 500]).toContain((e as RelayError).sipStatus);
+        }
+        await relay.delete(callId);
+      }
+      if (relay instanceof InProcessRelay) expect([relay.sessionCount, relay.portsInUse]).toEqual([0, 0]);
+      const { browser: b, phone: p } = await browserCallsPhone();
+      await audioBothWays(b, p, 5);
+    });
+
+    it('latches to the phone that answered, not to early media from another fork', async () => {
+      const { browser, phone } = await peers();
+      const otherFork = await RtpPeer.open();
+      cleanups.push(() => otherFork.close());
+      const callId = newCallId();
+      cleanups.push(() => relay.delete(callId));
+      const offer = await relay.offer({ callId, fromTag: 'browser-tag', sdp: await browser.createOffer(), to: 'rtp' });
+      // Both forks got the offer; the one that will not answer sends early media first.
+      otherFork.useRemote(offer.sdp);
+      for (let i = 0; i < 5; i++) otherFork.sendPacket();
+      phone.useRemote(offer.sdp);
+      const answer = await relay.answer({ callId, fromTag: 'browser-tag', toTag: 'phone-tag', sdp: phone.sdp() });
+      await browser.acceptAnswer(answer.sdp);
+      await browser.connected();
+      await audioBothWays(browser, phone, 10);
+    });
+
     it('reports a media timeout when the browser goes silent after media flowed', async () => {
       const timed = impl.create(impl.name === 'rtpengine' ? 2000 : 600);
       cleanups.push(() => timed.close());

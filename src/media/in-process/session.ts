@@ -270,6 +270,11 @@ export class RelaySession {
       this.plainTag = fromTag;
       this.webrtcTag = toTag;
     }
+    // Latch anew: before the answer, early media from another fork may have reached the port.
+    for (const l of this.lines) {
+      l.latched = false;
+      l.rtcpLatched = false;
+    }
     this.pending = undefined;
     this.answered = true;
     // Media may pause across a renegotiation: give both sides a fresh media timeout.
