@@ -14,6 +14,7 @@ import * as m0001 from './migrations/0001-initial.ts';
 import * as m0002 from './migrations/0002-sip.ts';
 import * as m0003 from './migrations/0003-activity.ts';
 import * as m0006 from './migrations/0006-invitations.ts';
+import * as m0007 from './migrations/0007-salesforce.ts';
 
 export type * from './schema.ts';
 export { sql } from 'kysely';
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002-sip': m0002,
   '0003-activity': m0003,
   '0006-invitations': m0006,
+  '0007-salesforce': m0007,
 };
 
 export type Engine = 'sqlite' | 'postgres';
