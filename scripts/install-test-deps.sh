@@ -10,6 +10,7 @@ declare -A PACKAGES=(
   [sipp]=sip-tester
   [rtpengine]=rtpengine-daemon
   [firefox-esr]=firefox-esr
+  [ip]=iproute2  # the Firefox widget test runs in a network namespace of its own
 )
 # Not commands, but wanted: emoji glyphs so screenshots show the 📞 icons.
 FILES=(/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf:fonts-noto-color-emoji)
