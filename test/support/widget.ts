@@ -40,6 +40,9 @@ export function ensureWidgetBuilt(): void {
       mkdirSync(lock);
       break;
     } catch {
+      // A lock left by a build that was killed: older than any real build takes.
+      const since = statSync(lock, { throwIfNoEntry: false })?.mtimeMs;
+      if (since !== undefined && Date.now() - since > 120_000) rmSync(lock, { recursive: true, force: true });
       if (Date.now() > deadline) throw new Error('timed out waiting for another widget build');
       // Another process builds: wait for it (a blocking wait is fine in a test's setup).
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
