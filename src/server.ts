@@ -119,7 +119,7 @@ export class Ringside {
         crm,
         outbox,
         secret,
-        publicUrl: config.publicUrl,
+        publicUrl: () => config.publicUrl,
         mailFrom: config.MAIL_FROM ?? `Ringside <no-reply@${new URL(config.publicUrl).hostname}>`,
         limits: { earlyJoinMinutes: config.INVITE_EARLY_JOIN_MINUTES, maxMinutes: config.INVITE_MAX_MINUTES, maxDaysAhead: config.INVITE_MAX_DAYS_AHEAD },
         clock,
@@ -146,6 +146,8 @@ export class Ringside {
         throw err;
       }
       const address = http.server.address() as AddressInfo;
+      // PORT=0 (tests): links must name the port actually taken.
+      if (!config.BASE_URL && config.PORT === 0) config.publicUrl = config.publicUrl.replace(/:0$/, `:${address.port}`);
       sip.attachWebSocket(http.server, { secure: config.tls, host: config.HOST, port: address.port, authenticate: (r) => gateway.authenticateUpgrade(r) });
       const ringside = new Ringside(config, logger, store, crm, users, sessions, phones, metrics, http, sip, outbox, invitations, mailer, seeded, [
         setInterval(() => void sessions.prune().catch((err: unknown) => logger.warn({ err }, 'session prune failed')), 3_600_000).unref(),

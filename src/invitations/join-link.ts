@@ -9,7 +9,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export class JoinLinks {
   constructor(
     private readonly secret: string,
-    private readonly publicUrl: string,
+    /** Read at each use: a server on port 0 learns its address only once listening. */
+    private readonly publicUrl: () => string,
   ) {}
 
   token(invitation: { id: string; link_salt: string }): string {
@@ -18,7 +19,7 @@ export class JoinLinks {
   }
 
   url(invitation: { id: string; link_salt: string }): string {
-    return `${this.publicUrl.replace(/\/$/, '')}/join/${this.token(invitation)}`;
+    return `${this.publicUrl().replace(/\/$/, '')}/join/${this.token(invitation)}`;
   }
 
   /** The invitation id a well-formed token names (not yet verified), or undefined. */

@@ -88,7 +88,8 @@ export interface InvitationServiceOptions {
   crm: CrmPort;
   outbox: Pick<ActivityOutbox, 'wake'>;
   secret: string;
-  publicUrl: string;
+  /** The server's public base URL (links in mails); read at each use. */
+  publicUrl: () => string;
   mailFrom: string;
   limits: InvitationLimits;
   clock?: () => number;
@@ -108,12 +109,19 @@ const CONTROL_BUT_NEWLINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 export class InvitationService {
   readonly links: JoinLinks;
   private readonly clock: () => number;
-  private readonly domain: string;
 
   constructor(private readonly options: InvitationServiceOptions) {
     this.links = new JoinLinks(options.secret, options.publicUrl);
     this.clock = options.clock ?? Date.now;
-    this.domain = new URL(options.publicUrl).hostname;
+  }
+
+  private get domain(): string {
+    return new URL(this.options.publicUrl()).hostname;
+  }
+
+  /** The service's clock (pages count down with it). */
+  now(): number {
+    return this.clock();
   }
 
   get limits(): InvitationLimits {
@@ -405,7 +413,8 @@ export class InvitationService {
     if (ms === undefined || Number.isNaN(ms)) throw new ValidationError(field, 'Not a valid date and time');
     const year = new Date(ms).getUTCFullYear();
     if (year < 2000 || year > 2200) throw new ValidationError(field, 'Not a plausible date');
-    return ms;
+    // Meetings are kept to the minute (calendars and the mail show no seconds).
+    return Math.floor(ms / 60_000) * 60_000;
   }
 
   private window(startText: string, endText: string, tz: string): { start: number; end: number } {

@@ -180,7 +180,7 @@ export async function invitationRoutes(app: FastifyInstance, { deps }: { deps: W
   app.get('/invitations/new', { preValidation: requireUser }, async (request, reply) => {
     const ctx = page(request);
     const q = request.query as Record<string, string | undefined>;
-    return send(reply, inviteForm(ctx, defaults(ctx.user, q, await recordName(q)), undefined, deps.mailer.kind));
+    return send(reply, inviteForm(ctx, defaults(ctx.user, q, await recordName(q), invitations.now()), undefined, deps.mailer.kind));
   });
 
   async function recordName(q: Record<string, unknown>): Promise<string | null> {
@@ -268,7 +268,7 @@ export async function invitationRoutes(app: FastifyInstance, { deps }: { deps: W
         ice_transport_policy: deps.config.ICE_RELAY_ONLY ? 'relay' : 'all',
       };
       if (found.state === 'upcoming') {
-        const remainingS = Math.max(1, Math.ceil((found.opensAt - Date.now()) / 1000));
+        const remainingS = Math.max(1, Math.ceil((found.opensAt - invitations.now()) / 1000));
         return send(
           reply,
           guestDocument(
@@ -336,8 +336,7 @@ interface FormValues {
 }
 
 /** The next half hour, for 30 minutes, in the user's zone; the address and record from the ✉ button. */
-function defaults(user: User, q: Record<string, string | undefined>, recordName: string | null): FormValues {
-  const now = Date.now();
+function defaults(user: User, q: Record<string, string | undefined>, recordName: string | null, now: number): FormValues {
   const start = Math.ceil((now + 60_000) / 1_800_000) * 1_800_000;
   return {
     email: q.email ?? '',
