@@ -51,7 +51,7 @@ describe('softphone widget: call controls and messages', () => {
   const panel = (page: Page) => page.locator('#ringside-softphone');
   const alertText = async (page: Page, text: string) => panel(page).getByRole('alert').filter({ hasText: text }).waitFor();
 
-  it('mutes, holds, sends keypad tones and turns the camera on and off during a call', async () => {
+  it('mutes, holds, sends keypad tones, turns the camera on and off and restarts ICE during a call', async () => {
     const alice = await signedIn('alice@example.com');
     const bob = await signedIn('bob@example.com');
     await dial(alice, '1002');
@@ -92,6 +92,20 @@ describe('softphone widget: call controls and messages', () => {
     await panelButton(alice, 'Video off').click();
     await panelButton(alice, 'Video on').waitFor();
     expect(await alice.evaluate(() => (window as unknown as { ringside: { peerConnection(): RTCPeerConnection } }).ringside.peerConnection().getSenders().find((s) => s.track?.kind === 'video'))).toBeUndefined();
+
+    // The network changed: new ICE credentials and candidates over a re-INVITE, media goes on.
+    const ufrag = () =>
+      alice.evaluate(() => /a=ice-ufrag:(\S+)/.exec((window as unknown as { ringside: { peerConnection(): RTCPeerConnection } }).ringside.peerConnection().localDescription!.sdp)?.[1]);
+    const before = await ufrag();
+    const received = await waitForMedia(bob, { video: false });
+    await alice.evaluate(() => window.dispatchEvent(new Event('online')));
+    await panel(alice).locator('.sp-notice').filter({ hasText: 'Reconnecting the call' }).waitFor();
+    await alice.waitForFunction(
+      (old) => /a=ice-ufrag:(\S+)/.exec((window as unknown as { ringside: { peerConnection(): RTCPeerConnection } }).ringside.peerConnection().localDescription!.sdp)?.[1] !== old,
+      before,
+    );
+    expect(await ufrag()).not.toBe(before);
+    await waitForMedia(bob, { video: false, moreThan: received });
 
     await panelButton(bob, 'Hang up').click();
     await panel(alice).getByRole('status').filter({ hasText: 'Registered' }).waitFor();
