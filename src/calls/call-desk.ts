@@ -12,9 +12,9 @@
 import { createHash } from 'node:crypto';
 import { enqueue, estimateMos } from '../activity/index.ts';
 import type { AppServer, CallEvent } from '../appserver/index.ts';
-import type { BuiltinCrm, CrmMatch, CrmPort, RecordRef } from '../crm/index.ts';
+import type { CrmMatch, CrmPort, CrmRecordSummary, RecordRef } from '../crm/index.ts';
 import { AppError, NotFoundError, ValidationError } from '../shared/errors.ts';
-import { isUniqueViolation, nowIso, type CallParty, type Store } from '../store/index.ts';
+import { nowIso, type CallParty, type Store } from '../store/index.ts';
 
 export interface CardMatch {
   type: RecordRef['type'];
@@ -57,7 +57,7 @@ export interface RecentCall {
 
 export interface CallDeskOptions {
   store: Store;
-  crm: CrmPort & Pick<BuiltinCrm, 'createContactRecord' | 'getContact'>;
+  crm: CrmPort;
   sip: AppServer;
   display: (number: string) => string;
   log: { info(o: object, m?: string): void; warn(o: object, m?: string): void };
@@ -159,25 +159,27 @@ export class CallDesk {
   }
 
   /**
-   * Add contact for the number of this call. One contact per call and number: its id is derived
-   * from them, so a double click or a second device finds the first one instead of making another.
+   * Add contact for the number of this call. One contact per call and number (the CRM keys it on
+   * them), so a double click or a second device finds the first one instead of making another. When
+   * the CRM's duplicate rule finds the number or email on an existing record, that record is linked
+   * and offered instead (`duplicate`).
    */
-  async addContact(callId: string, userId: string, input: { first_name: string; last_name: string; account_id?: string | null }): Promise<{ contactId: string; created: boolean }> {
+  async addContact(
+    callId: string,
+    userId: string,
+    input: { first_name: string; last_name: string; account_id?: string | null },
+  ): Promise<{ contactId: string; created: boolean; duplicate: boolean; record: CrmRecordSummary }> {
     const party = await this.party(callId, userId);
     const call = await this.options.store.db.selectFrom('calls').selectAll().where('id', '=', callId).executeTakeFirstOrThrow();
     const number = party.role === 'callee' ? call.from_number : call.to_number;
     if (!number) throw new AppError(409, 'no_number', 'This call has no number to save', 'number');
-    const id = deterministicUuid(`add-contact|${callId}|${number}`);
-    let created = true;
-    try {
-      await this.options.crm.createContactRecord({ first_name: input.first_name, last_name: input.last_name, phone_work: number, account_id: input.account_id ?? null }, userId, id);
-    } catch (err) {
-      if (!isUniqueViolation(err)) throw err;
-      created = false; // the same Add contact, again
-    }
-    await this.options.store.db.updateTable('call_parties').set({ created_contact_id: id, updated_at: nowIso(this.clock) }).where('call_id', '=', callId).where('user_id', '=', userId).execute();
-    await this.setRecord(callId, userId, { type: 'contact', id }, 'add-contact');
-    return { contactId: id, created };
+    const { record, created, duplicate } = await this.options.crm.addContact(
+      { firstName: input.first_name, lastName: input.last_name, phone: number, accountId: input.account_id ?? null },
+      { key: `add-contact|${callId}|${number}`, userId },
+    );
+    await this.options.store.db.updateTable('call_parties').set({ created_contact_id: record.ref.id, updated_at: nowIso(this.clock) }).where('call_id', '=', callId).where('user_id', '=', userId).execute();
+    await this.setRecord(callId, userId, record.ref, 'add-contact');
+    return { contactId: record.ref.id, created, duplicate, record };
   }
 
   private async setRecord(callId: string, userId: string, ref: RecordRef, source: 'picker' | 'add-contact'): Promise<void> {

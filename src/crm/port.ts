@@ -89,6 +89,24 @@ export interface InvitationLog {
   sequence: number;
 }
 
+/** Add contact's outcome: the contact made, or the one that was there already. */
+export interface AddContactResult {
+  record: CrmRecordSummary;
+  /** False when this key made its contact before, or the CRM's duplicate rule found one. */
+  created: boolean;
+  /** The CRM refused a duplicate and offered this existing record instead. */
+  duplicate: boolean;
+}
+
+/** One item's outcome in a batch delivery: the others go on whatever happens to it. */
+export type DeliveryResult =
+  | { ok: true; ref: string }
+  /**
+   * Not taken: retried with the outbox's backoff, or after `retryAfterMs`. `deferred`: not even
+   * tried (the CRM's API budget is low), so it is not counted as a failed attempt.
+   */
+  | { ok: false; error: string; retryAfterMs?: number; deferred?: boolean };
+
 export interface CrmPort {
   /** `builtin` or `salesforce`, for logs and /readyz. */
   readonly kind: string;
@@ -98,9 +116,21 @@ export interface CrmPort {
   findByEmail(email: string): Promise<CrmRecordSummary[]>;
   getRecord(ref: RecordRef): Promise<CrmRecordSummary | null>;
   createContact(contact: NewContact): Promise<CrmRecordSummary>;
+  /**
+   * Add contact during a call: at most one contact per `key` (a repeated click, another device or
+   * node gets the first one back), owned by the user; a CRM duplicate rule's hit is offered instead.
+   */
+  addContact(contact: NewContact, options: { key: string; userId: string | null }): Promise<AddContactResult>;
   recordUrl(ref: RecordRef): string;
   /** Records a call on the record's timeline (or unlinked); idempotent by `log.key`. Returns the CRM's id. */
   logCall(log: CallLog): Promise<{ ref: string }>;
+  /**
+   * Optional batch form of `logCall` (a CRM with per-request costs): one result per log, in order;
+   * one bad item fails alone. Throws only when the whole batch failed (all are retried).
+   */
+  logCalls?(logs: CallLog[]): Promise<DeliveryResult[]>;
+  /** With `logCalls`: most logs per batch, and how long the outbox may wait for a batch to fill. */
+  readonly batching?: { maxItems: number; windowMs: number };
   /** Replaces the wrap-up notes of a call logged earlier. */
   updateCallNotes(key: string, notes: string | null): Promise<void>;
   /** Creates or updates (by `log.key`, newer `sequence` wins) the meeting of an invitation. */

@@ -7,9 +7,11 @@
  * version it edited and gets 409 (`ConflictError`, carrying the current record) when someone else
  * saved in between — nobody's change is silently overwritten.
  */
+import { createHash } from 'node:crypto';
 import { sql, type Expression, type ExpressionBuilder, type SqlBool, type Transaction } from 'kysely';
 import type { PhoneIndex, PhoneNumbers } from '../../phone/index.ts';
 import {
+  isUniqueViolation,
   likePattern,
   newId,
   nowIso,
@@ -22,7 +24,7 @@ import {
   type Lead as LeadRow,
 } from '../../store/index.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.ts';
-import type { CallLog, CrmMatch, CrmPort, CrmRecordSummary, InvitationLog, NewContact } from '../port.ts';
+import type { AddContactResult, CallLog, CrmMatch, CrmPort, CrmRecordSummary, InvitationLog, NewContact } from '../port.ts';
 import type {
   Account,
   AccountInput,
@@ -120,6 +122,23 @@ export class BuiltinCrm implements CrmPort {
       title: contact.title ?? null,
     });
     return (await this.getRecord({ type: 'contact', id: created.id }))!;
+  }
+
+  /** One contact per key: its id is derived from the key, so a repeat finds the first instead of making another. */
+  async addContact(contact: NewContact, options: { key: string; userId: string | null }): Promise<AddContactResult> {
+    const id = keyedUuid(options.key);
+    let created = true;
+    try {
+      await this.createContactRecord(
+        { first_name: contact.firstName, last_name: contact.lastName, phone_work: contact.phone ?? null, email: contact.email ?? null, account_id: contact.accountId ?? null, title: contact.title ?? null },
+        options.userId,
+        id,
+      );
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      created = false; // the same Add contact, again
+    }
+    return { record: (await this.getRecord({ type: 'contact', id }))!, created, duplicate: false };
   }
 
   recordUrl(ref: RecordRef): string {
@@ -719,4 +738,13 @@ function callSubject(log: CallLog, who: string): string {
   if (log.disposition === 'answered') return `${log.direction === 'inbound' ? 'Inbound' : 'Outbound'} call ${towards}`;
   if (log.disposition === 'no-answer' && log.direction === 'inbound') return `Missed call ${towards}`;
   return `${DISPOSITION_WORDS[log.disposition]} ${log.direction} call ${towards}`;
+}
+
+/** A UUID (version-4 layout) derived from a key: the same key, the same id, on any node. */
+function keyedUuid(key: string): string {
+  const h = createHash('sha256').update(key).digest();
+  h[6] = (h[6]! & 0x0f) | 0x40;
+  h[8] = (h[8]! & 0x3f) | 0x80;
+  const x = h.toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
 }
