@@ -133,6 +133,23 @@ describe('softphone widget: call controls and messages', () => {
     await alertText(blocked, 'Microphone blocked');
   });
 
+  it('lets a person pick the microphone, speaker and camera, and asks before showing notifications', async () => {
+    const alice = await signedIn('alice@example.com');
+    await panel(alice).getByText('Devices and notifications').click();
+    const kinds = { Microphone: 'audioinput', Speaker: 'audiooutput', Camera: 'videoinput' };
+    for (const [label, kind] of Object.entries(kinds)) {
+      const picker = panel(alice).getByLabel(label, { exact: true });
+      // The browser lists its (fake) devices a moment after the section opens.
+      await alice.waitForFunction((id) => (document.getElementById(id) as HTMLSelectElement).options.length > 1, `sp-device-${kind}`);
+      const value = await picker.locator('option').nth(1).getAttribute('value');
+      await picker.selectOption(value!);
+    }
+    expect(await alice.evaluate(() => localStorage.getItem('ringside.microphone'))).toBeTruthy();
+    // Notifications only when asked for: a button, never a prompt on page load.
+    expect(await alice.evaluate(() => Notification.permission)).toBe('default');
+    expect(await panelButton(alice, 'Show incoming calls as desktop notifications').isVisible()).toBe(true);
+  });
+
   it('reconnects and registers again after losing its WebSocket', async () => {
     // Keep the page's WebSockets reachable, to cut one as a network would.
     const alice = await signedIn(
