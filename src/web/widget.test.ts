@@ -235,4 +235,21 @@ describe('softphone widget in Chromium', () => {
     expect(await alice.evaluate(() => (window as unknown as { samePage?: boolean }).samePage)).toBe(true);
     expect(await alice.locator('#ringside-softphone').count()).toBe(1);
   });
+
+  it('signs out every tab’s phone when one tab signs out', async () => {
+    const aliceProfile = await profile();
+    const leader = await signedInPage(aliceProfile, server.url, 'alice@example.com');
+    await waitForRegistered(leader);
+    const follower = await aliceProfile.newPage();
+    await follower.goto(`${server.url}/phone`);
+    await waitForRegistered(follower);
+    await waitFor(async () => (await bindings('alice')).length === 1, { what: 'alice registered' });
+
+    await follower.goto(`${server.url}/contacts`); // the Log out button is in the CRM's top bar
+    await follower.getByRole('button', { name: 'Log out' }).click();
+    await follower.waitForURL(/\/login\?signed_out=1$/);
+    await panel(leader).locator('#sp-registration[data-status="offline"]').waitFor();
+    expect(await panel(leader).getByRole('status').textContent()).toContain('signed out');
+    await waitFor(async () => (await bindings('alice')).length === 0, { what: 'alice’s registration removed' });
+  });
 });

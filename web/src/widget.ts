@@ -63,6 +63,12 @@ export class Widget {
     this.mount();
   }
 
+  /** Signing out: every tab's phone stops, this one's panel goes. */
+  signOut(): void {
+    this.controller?.signOut();
+    this.stop();
+  }
+
   stop(): void {
     this.controller?.stop();
     this.controller = undefined;

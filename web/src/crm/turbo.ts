@@ -45,6 +45,6 @@ export function installTurboGlue(widget: Widget): void {
 
   document.addEventListener('turbo:submit-start', (event) => {
     const form = event.detail.formSubmission.formElement;
-    if (new URL(form.action, location.href).pathname === '/logout') widget.stop();
+    if (new URL(form.action, location.href).pathname === '/logout') widget.signOut();
   });
 }

@@ -29,6 +29,7 @@ export class PhoneController {
       onState: (state) => this.set(state),
       onCommand: (command) => this.softphone?.execute(command),
       onHello: () => this.coordinator.publish(this.state),
+      onSignedOut: () => this.signedOut(),
     });
   }
 
@@ -51,6 +52,12 @@ export class PhoneController {
     this.softphone = undefined;
     this.coordinator.stop();
     this.listeners.clear();
+  }
+
+  /** The person signs out in this tab: tell the others, whose phones stop too (one session). */
+  signOut(): void {
+    this.coordinator.announceSignOut();
+    this.stop();
   }
 
   execute(command: Command): void {

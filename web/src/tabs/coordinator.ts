@@ -10,6 +10,7 @@
  *   tab → leader:  { type: 'hello' }            a new follower asks for the current state
  *   tab → leader:  { type: 'command', command } Answer, Hang up, Call … pressed in a follower
  *   leader → all:  { type: 'leader' }           a new leader took over (followers say hello again)
+ *   tab → all:     { type: 'signed-out' }       this tab signs out: every tab's phone stops
  * A message carries the sender's tab id; nobody acts on its own messages (BroadcastChannel does
  * not echo them anyway).
  */
@@ -21,7 +22,8 @@ type Message =
   | { type: 'state'; from: string; state: PhoneState }
   | { type: 'hello'; from: string }
   | { type: 'command'; from: string; command: Command }
-  | { type: 'leader'; from: string };
+  | { type: 'leader'; from: string }
+  | { type: 'signed-out'; from: string };
 
 export interface CoordinatorHandlers {
   /** This tab now holds the lock: start the phone. */
@@ -32,6 +34,8 @@ export interface CoordinatorHandlers {
   onCommand(command: Command): void;
   /** (Leader) a follower wants the current state. */
   onHello(): void;
+  /** Another tab signed out (the session is shared by every tab). */
+  onSignedOut(): void;
 }
 
 export class TabCoordinator {
@@ -84,6 +88,11 @@ export class TabCoordinator {
     if (this.role === 'leader') this.post({ type: 'state', from: this.tabId, state });
   }
 
+  /** Any tab: the person signs out here, so every tab's phone must stop. */
+  announceSignOut(): void {
+    this.post({ type: 'signed-out', from: this.tabId });
+  }
+
   /** Follower: ask the leader to do something. */
   send(command: Command): void {
     this.post({ type: 'command', from: this.tabId, command });
@@ -109,6 +118,9 @@ export class TabCoordinator {
         return;
       case 'leader':
         if (this.role === 'follower') this.post({ type: 'hello', from: this.tabId });
+        return;
+      case 'signed-out':
+        this.handlers.onSignedOut();
         return;
     }
   }
