@@ -17,6 +17,7 @@ import { isLoopbackHost, type Config } from './config/index.ts';
 import { BuiltinCrm } from './crm/index.ts';
 import { seedDemo, type SeedResult } from './demo/seed.ts';
 import { PhoneIndex, PhoneNumbers } from './phone/index.ts';
+import { SingleSignOn } from './sso/index.ts';
 import { Store } from './store/index.ts';
 import { LoginThrottle, SessionStore, UserDirectory } from './users/index.ts';
 import { createMetrics, createWebServer, registerOutboxMetrics, registerSipMetrics } from './web/index.ts';
@@ -136,7 +137,8 @@ export class Ringside {
         sessionCookie: 'rs_session',
         clock,
       });
-      const http = await createWebServer({ config, store, crm, users, sessions, throttle, phones, metrics, logger, sip, gateway, calls, outbox, invitations, mailer });
+      const sso = new SingleSignOn({ store, users, sessions, providers: config.oidcProviders, secret, clock });
+      const http = await createWebServer({ config, store, crm, users, sessions, throttle, phones, metrics, logger, sip, gateway, calls, outbox, invitations, mailer, sso });
       try {
         await http.listen({ host: config.HOST, port: config.PORT });
       } catch (err) {
@@ -151,6 +153,8 @@ export class Ringside {
       sip.attachWebSocket(http.server, { secure: config.tls, host: config.HOST, port: address.port, authenticate: (r) => gateway.authenticateUpgrade(r) });
       const ringside = new Ringside(config, logger, store, crm, users, sessions, phones, metrics, http, sip, outbox, invitations, mailer, seeded, [
         setInterval(() => void sessions.prune().catch((err: unknown) => logger.warn({ err }, 'session prune failed')), 3_600_000).unref(),
+        // Sessions that expired (or were revoked on another node) lose their SIP WebSockets within a minute.
+        setInterval(() => void gateway.closeEndedSessions().catch((err: unknown) => logger.warn({ err }, 'session sweep failed')), 60_000).unref(),
       ]);
       if (!config.tls && !isLoopbackHost(config.HOST)) {
         logger.warn(

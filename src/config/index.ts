@@ -12,6 +12,9 @@ import path from 'node:path';
 import { getCountries, getCountryCallingCode, type CountryCode } from 'libphonenumber-js';
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { issuerProblem, normaliseDomain, OIDC_PROVIDERS_EXPECTED, parseGroupRoles, parseOidcProviders, toProviderConfig, type OidcProviderConfig, type OidcProviderSetting } from './oidc.ts';
+
+export type { OidcProviderConfig } from './oidc.ts';
 
 export class ConfigError extends Error {
   constructor(
@@ -204,6 +207,43 @@ const trunks: Parser<TrunkConfig[]> = {
   },
 };
 
+const oidcIssuer: Parser<string | undefined> = {
+  expected: 'an https:// issuer URL (http:// only on 127.0.0.1 or localhost)',
+  parse(raw, key) {
+    if (raw.trim() === '') return undefined;
+    const problem = issuerProblem(raw.trim());
+    if (problem) throw new ConfigError(key, raw, problem);
+    return raw.trim();
+  },
+};
+
+const domains: Parser<string[]> = {
+  expected: 'comma-separated email domains such as acme.com,acme.de (or * for any)',
+  parse(raw, key) {
+    const list = raw.split(',').map(normaliseDomain).filter(Boolean);
+    if (!list.every((d) => d === '*' || /^[a-z0-9.-]+\.[a-z0-9-]+$/.test(d))) throw new ConfigError(key, raw, domains.expected);
+    return list;
+  },
+};
+
+const groupRoles: Parser<Record<string, 'admin' | 'user'>> = {
+  expected: 'comma-separated group=role pairs such as ringside-admins=admin',
+  parse(raw, key) {
+    const map = parseGroupRoles(raw);
+    if (!map) throw new ConfigError(key, raw, groupRoles.expected);
+    return map;
+  },
+};
+
+const oidcProviders: Parser<OidcProviderSetting[]> = {
+  expected: OIDC_PROVIDERS_EXPECTED,
+  parse(raw, key) {
+    const parsed = parseOidcProviders(raw);
+    if (typeof parsed === 'string') throw new ConfigError(key, raw.length > 120 ? `${raw.slice(0, 117)}...` : raw, parsed);
+    return parsed;
+  },
+};
+
 const logLevel = oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent');
 
 interface OptionSpec<T> {
@@ -276,6 +316,14 @@ export const OPTIONS = {
   INVITE_EARLY_JOIN_MINUTES: option(integer(0, 240), 10, 'How many minutes before its start an invitation link lets the guest in.'),
   INVITE_MAX_MINUTES: option(integer(5, 1440), 240, 'Longest time window of an invitation, in minutes.'),
   INVITE_MAX_DAYS_AHEAD: option(integer(1, 3650), 365, 'How far ahead an invitation may start, in days.'),
+  OIDC_ISSUER: option(oidcIssuer, undefined, 'Issuer URL of an OpenID Connect identity provider: single sign-on (redirect URI BASE_URL/auth/oidc/callback).'),
+  OIDC_CLIENT_ID: option(optionalString, undefined, "Ringside's client id at OIDC_ISSUER."),
+  OIDC_CLIENT_SECRET: option(optionalString, undefined, "Ringside's client secret at OIDC_ISSUER."),
+  OIDC_ALLOWED_DOMAINS: option(domains, [] as string[], 'Email domains that may sign in through OIDC_ISSUER (comma-separated; * for any); required with it.', '(none)'),
+  OIDC_NAME: option(string, 'SSO', 'Name of the provider on the login page: "Sign in with OIDC_NAME".'),
+  OIDC_GROUP_ROLES: option(groupRoles, {} as Record<string, 'admin' | 'user'>, 'Groups (ID-token claim "groups") mapped to roles, such as ringside-admins=admin.', '(none)'),
+  OIDC_PROVIDERS: option(oidcProviders, [] as OidcProviderSetting[], 'More OpenID Connect providers as JSON (better in the config file), see docs/sso.md.', '[]'),
+  PASSWORD_LOGIN: option(boolean, true, 'Users may sign in with email and password (false: single sign-on only).'),
 } as const;
 
 type Options = typeof OPTIONS;
@@ -293,6 +341,8 @@ export type Config = { [K in ConfigKey]: Options[K]['default'] } & {
   sipHost: string;
   /** Dialling rule for users without their own. */
   allowedPrefixes: string[];
+  /** Single sign-on providers: OIDC_ISSUER's first, then OIDC_PROVIDERS. */
+  oidcProviders: OidcProviderConfig[];
 };
 
 export interface LoadConfigInput {
@@ -361,7 +411,38 @@ export function loadConfig({ env = process.env, argv = [], cwd = process.cwd() }
     if (names.has(t.name)) throw new ConfigError('TRUNKS', t.name, 'unique trunk names');
     names.add(t.name);
   }
+  config.oidcProviders = oidcProvidersOf(config);
   return config;
+}
+
+function oidcProvidersOf(config: Config): OidcProviderConfig[] {
+  const list: OidcProviderConfig[] = [];
+  if (config.OIDC_ISSUER) {
+    if (!config.OIDC_CLIENT_ID) throw new ConfigError('OIDC_CLIENT_ID', '', "Ringside's client id, because OIDC_ISSUER is set");
+    if (config.OIDC_ALLOWED_DOMAINS.length === 0) throw new ConfigError('OIDC_ALLOWED_DOMAINS', '', 'the email domains that may sign in, because OIDC_ISSUER is set');
+    list.push(
+      toProviderConfig({
+        name: config.OIDC_NAME,
+        issuer: config.OIDC_ISSUER,
+        client_id: config.OIDC_CLIENT_ID,
+        ...(config.OIDC_CLIENT_SECRET ? { client_secret: config.OIDC_CLIENT_SECRET } : {}),
+        allowed_domains: config.OIDC_ALLOWED_DOMAINS,
+        group_roles: config.OIDC_GROUP_ROLES,
+      }),
+    );
+  }
+  for (const setting of config.OIDC_PROVIDERS) {
+    const problem = issuerProblem(setting.issuer);
+    if (problem) throw new ConfigError('OIDC_PROVIDERS', setting.issuer, problem);
+    list.push(toProviderConfig(setting));
+  }
+  const ids = new Set<string>();
+  for (const p of list) {
+    if (ids.has(p.id)) throw new ConfigError('OIDC_PROVIDERS', p.id, 'unique provider names (or ids)');
+    ids.add(p.id);
+  }
+  if (!config.PASSWORD_LOGIN && list.length === 0) throw new ConfigError('PASSWORD_LOGIN', 'false', 'true, unless a single sign-on provider is configured (OIDC_ISSUER)');
+  return list;
 }
 
 /** The text of `--help`: every option with its default and meaning. */

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FlowIdentity } from '../sip/index.ts';
 import type { User } from '../store/index.ts';
 import type { SessionStore } from '../users/index.ts';
@@ -38,9 +39,41 @@ const TOKEN_TTL_MS = 60_000;
 
 export class SipGateway {
   private readonly clock: () => number;
+  /**
+   * The connections of each web session (the upgrade's socket, which the SIP WebSocket runs on).
+   * Ending the socket closes the flow, and a closed flow takes its registrations with it.
+   */
+  private readonly sockets = new Map<string, Set<Duplex>>();
 
   constructor(private readonly options: GatewayOptions) {
     this.clock = options.clock ?? Date.now;
+    options.sessions.on('revoked', (ids) => this.closeSessions(ids));
+  }
+
+  /** Closes the SIP WebSockets of these sessions (revoked: their devices must stop ringing now). */
+  closeSessions(sessionIds: string[]): void {
+    for (const id of sessionIds) {
+      for (const socket of this.sockets.get(id) ?? []) socket.destroy();
+      this.sockets.delete(id);
+    }
+  }
+
+  /** Closes the SIP WebSockets of sessions that ended since (expired, idle, revoked on another node, user disabled). */
+  async closeEndedSessions(): Promise<void> {
+    const ids = [...this.sockets.keys()];
+    const live = await this.options.sessions.liveIds(ids);
+    this.closeSessions(ids.filter((id) => !live.has(id)));
+  }
+
+  private track(sessionId: string, request: IncomingMessage): void {
+    const socket = request.socket;
+    let set = this.sockets.get(sessionId);
+    if (!set) this.sockets.set(sessionId, (set = new Set()));
+    set.add(socket);
+    socket.once('close', () => {
+      set.delete(socket);
+      if (set.size === 0 && this.sockets.get(sessionId) === set) this.sockets.delete(sessionId);
+    });
   }
 
   /** What the widget needs to register and call (the user's SIP identity, ICE servers). */
@@ -85,6 +118,12 @@ export class SipGateway {
    * with a bad or expired one it is refused.
    */
   async authenticateUpgrade(request: IncomingMessage): Promise<FlowIdentity | undefined | false> {
+    const identity = await this.identityOf(request);
+    if (identity && identity.sessionId) this.track(identity.sessionId, request);
+    return identity;
+  }
+
+  private async identityOf(request: IncomingMessage): Promise<FlowIdentity | undefined | false> {
     const url = new URL(request.url ?? '/', 'http://x');
     const token = url.searchParams.get('token');
     if (token) return (await this.fromToken(token)) ?? false;

@@ -13,6 +13,7 @@ import type { Database } from './schema.ts';
 import * as m0001 from './migrations/0001-initial.ts';
 import * as m0002 from './migrations/0002-sip.ts';
 import * as m0003 from './migrations/0003-activity.ts';
+import * as m0005 from './migrations/0005-sso.ts';
 import * as m0006 from './migrations/0006-invitations.ts';
 import * as m0007 from './migrations/0007-salesforce.ts';
 
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-sip': m0002,
   '0003-activity': m0003,
+  '0005-sso': m0005,
   '0006-invitations': m0006,
   '0007-salesforce': m0007,
 };

@@ -3,8 +3,8 @@
  * their SIP identity (username, extension and device password for desk phones and softphones).
  */
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
-import { isUniqueViolation, newId, nowIso, type Store, type User } from '../store/index.ts';
+import { sql, type Kysely } from 'kysely';
+import { isUniqueViolation, newId, nowIso, type Database, type Store, type User } from '../store/index.ts';
 import { AppError, NotFoundError, ValidationError } from '../shared/errors.ts';
 import { dummyHash, hashPassword, verifyPassword } from './passwords.ts';
 import type { UserInput, UserView } from './schemas.ts';
@@ -15,14 +15,15 @@ export class UserDirectory {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  async create(input: UserInput & { sip_password?: string; sip_username?: string }): Promise<UserView> {
+  /** `db`: a transaction to create the user in (single sign-on creates the user and its identity together). */
+  async create(input: UserInput & { sip_password?: string; sip_username?: string }, db: Kysely<Database> = this.store.db): Promise<UserView> {
     const email = input.email.trim().toLowerCase();
     if (input.time_zone && !isTimeZone(input.time_zone)) throw new ValidationError('time_zone', 'Not a known time zone (e.g. Europe/Berlin)');
     const now = nowIso(this.clock);
-    const sipUsername = input.sip_username ?? (await this.freeSipUsername(email));
+    const sipUsername = input.sip_username ?? (await this.freeSipUsername(email, db));
     try {
       const id = newId();
-      await this.store.db
+      await db
         .insertInto('users')
         .values({
           id,
@@ -40,9 +41,10 @@ export class UserDirectory {
           updated_at: now,
         })
         .execute();
-      return this.view((await this.get(id))!);
+      return this.view((await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst())!);
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
+      if (db !== this.store.db) throw new AppError(409, 'duplicate', 'A user with this email or extension already exists');
       if (await this.findByEmail(email)) throw new AppError(409, 'duplicate', 'A user with this email already exists', 'email');
       throw new AppError(409, 'duplicate', 'This extension is already taken', 'extension');
     }
@@ -115,11 +117,11 @@ export class UserDirectory {
   }
 
   /** `jane.doe@acme.com` → `jane.doe`, or `jane.doe2` … when taken. */
-  private async freeSipUsername(email: string): Promise<string> {
+  private async freeSipUsername(email: string, db: Kysely<Database>): Promise<string> {
     const base = email.split('@')[0]!.replace(/[^a-z0-9._-]/g, '').slice(0, 32) || 'user';
     for (let i = 1; ; i++) {
       const candidate = i === 1 ? base : `${base}${i}`;
-      const taken = await this.store.db.selectFrom('users').select('id').where('sip_username', '=', candidate).executeTakeFirst();
+      const taken = await db.selectFrom('users').select('id').where('sip_username', '=', candidate).executeTakeFirst();
       if (!taken) return candidate;
     }
   }

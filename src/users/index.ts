@@ -1,6 +1,6 @@
 /** Users of Ringside: directory, passwords, web sessions and login throttling. */
 export { UserDirectory } from './directory.ts';
-export { SessionStore, hashToken, type ActiveSession, type SessionOptions } from './sessions.ts';
+export { SessionStore, hashToken, type ActiveSession, type SessionEvents, type SessionInfo, type SessionOptions } from './sessions.ts';
 export { LoginThrottle, type ThrottleVerdict } from './login-throttle.ts';
 export { hashPassword, verifyPassword } from './passwords.ts';
 export * as userSchemas from './schemas.ts';

@@ -4,6 +4,7 @@
  * request and an admin can revoke a session everywhere at once.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { nowIso, type Session, type Store, type User } from '../store/index.ts';
 
 export interface SessionOptions {
@@ -24,13 +25,32 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('base64url');
 }
 
-export class SessionStore {
+/** A session as its user (or an admin) sees it in a list. */
+export interface SessionInfo {
+  id: string;
+  user_id: string;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+  ip: string | null;
+  user_agent: string | null;
+  /** The single sign-on provider it was signed in with; null for a password sign-in. */
+  provider_id: string | null;
+}
+
+export interface SessionEvents {
+  /** Sessions that just ended by revocation: whatever they hold open (SIP WebSockets) must close. */
+  revoked: [sessionIds: string[]];
+}
+
+export class SessionStore extends EventEmitter<SessionEvents> {
   private readonly clock: () => number;
 
   constructor(
     private readonly store: Store,
     private readonly options: SessionOptions,
   ) {
+    super();
     this.clock = options.clock ?? Date.now;
   }
 
@@ -85,6 +105,58 @@ export class SessionStore {
       .where('id', '=', sessionId)
       .where('revoked_at', 'is', null)
       .execute();
+    this.emit('revoked', [sessionId]);
+  }
+
+  /** Ends every session of a user (an admin's "sign out everywhere"); returns how many were live. */
+  async revokeAllOf(userId: string): Promise<number> {
+    const ids = (await this.listOf(userId)).map((s) => s.id);
+    if (ids.length === 0) return 0;
+    await this.store.db.updateTable('sessions').set({ revoked_at: nowIso(this.clock) }).where('id', 'in', ids).where('revoked_at', 'is', null).execute();
+    this.emit('revoked', ids);
+    return ids.length;
+  }
+
+  /** A user's live sessions, most recently used first. */
+  async listOf(userId: string): Promise<SessionInfo[]> {
+    const now = this.clock();
+    const rows = await this.store.db
+      .selectFrom('sessions')
+      .leftJoin('sso_sessions', 'sso_sessions.session_id', 'sessions.id')
+      .select(['sessions.id', 'sessions.user_id', 'sessions.created_at', 'sessions.last_seen_at', 'sessions.expires_at', 'sessions.ip', 'sessions.user_agent', 'sso_sessions.provider_id'])
+      .where('sessions.user_id', '=', userId)
+      .where('sessions.revoked_at', 'is', null)
+      .where('sessions.expires_at', '>', nowIso(() => now))
+      .where('sessions.last_seen_at', '>=', nowIso(() => now - this.options.idleMinutes * 60_000))
+      .orderBy('sessions.last_seen_at', 'desc')
+      .execute();
+    return rows.map((r) => ({ ...r, provider_id: r.provider_id ?? null }));
+  }
+
+  /** The owner of a session, live or not (to check who may revoke it). */
+  async ownerOf(sessionId: string): Promise<string | undefined> {
+    const row = await this.store.db.selectFrom('sessions').select('user_id').where('id', '=', sessionId).executeTakeFirst();
+    return row?.user_id;
+  }
+
+  /**
+   * Which of these sessions are still live — without counting as activity (a WebSocket held open
+   * is not a request: it must not keep a session from going idle).
+   */
+  async liveIds(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const now = this.clock();
+    const rows = await this.store.db
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .select('sessions.id')
+      .where('sessions.id', 'in', ids)
+      .where('sessions.revoked_at', 'is', null)
+      .where('users.disabled', '=', 0)
+      .where('sessions.expires_at', '>', nowIso(() => now))
+      .where('sessions.last_seen_at', '>=', nowIso(() => now - this.options.idleMinutes * 60_000))
+      .execute();
+    return new Set(rows.map((r) => r.id));
   }
 
   /** Forget sessions that ended long ago (run now and then). */

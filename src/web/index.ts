@@ -22,6 +22,7 @@ import type { Mailer } from '../mail/index.ts';
 import type { Config } from '../config/index.ts';
 import type { BuiltinCrm } from '../crm/index.ts';
 import type { PhoneNumbers } from '../phone/index.ts';
+import type { SingleSignOn } from '../sso/index.ts';
 import type { Store } from '../store/index.ts';
 import { AppError } from '../shared/errors.ts';
 import type { LoginThrottle, SessionStore, UserDirectory } from '../users/index.ts';
@@ -53,6 +54,7 @@ export interface WebDeps {
   outbox: ActivityOutbox;
   invitations: InvitationService;
   mailer: Mailer;
+  sso: SingleSignOn;
 }
 
 export type App = FastifyInstance;

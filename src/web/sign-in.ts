@@ -12,7 +12,10 @@ export interface SignInDeps {
   users: UserDirectory;
   sessions: SessionStore;
   throttle: LoginThrottle;
+  config: { PASSWORD_LOGIN: boolean };
 }
+
+export const PASSWORD_LOGIN_OFF = 'Sign-in with a password is turned off here. Sign in with your organisation’s account instead.';
 
 export const WRONG_CREDENTIALS = 'The email or password is not right.';
 
@@ -22,6 +25,7 @@ export async function signIn(
   email: string,
   password: string,
 ): Promise<{ token: string; user: User; csrf: string }> {
+  if (!deps.config.PASSWORD_LOGIN) throw new AppError(403, 'password_login_off', PASSWORD_LOGIN_OFF);
   const account = email.trim().toLowerCase();
   const verdict = deps.throttle.check(account, request.ip);
   if (!verdict.allowed) {

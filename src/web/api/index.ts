@@ -12,6 +12,7 @@ import { testCallerNumber } from '../test-call.ts';
 import { userSchemas } from '../../users/index.ts';
 import { clearSessionCookie, requireAdmin, requireUser, setSessionCookie, type AuthOptions } from '../auth.ts';
 import { signIn } from '../sign-in.ts';
+import { sessionApi } from './sessions.ts';
 import type { WebDeps } from '../index.ts';
 
 const ErrorBody = Type.Object(
@@ -84,6 +85,8 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
       return reply.code(204).send(null);
     },
   );
+
+  await app.register(sessionApi, { deps, authOptions });
 
   // ------------------------------------------------------------------ users
   app.get(

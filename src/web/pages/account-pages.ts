@@ -15,7 +15,9 @@ import {
 } from '../auth.ts';
 import { html } from '../html.ts';
 import type { WebDeps } from '../index.ts';
-import { signIn } from '../sign-in.ts';
+import { PASSWORD_LOGIN_OFF, signIn } from '../sign-in.ts';
+import { signOutTarget } from '../sso.ts';
+import { sessionsSection } from './session-pages.ts';
 import { formValidator, type FieldError } from '../validation.ts';
 import { document, field, formErrorBanner, formatDateTime, layout } from './layout.ts';
 import { context } from './records.ts';
@@ -26,7 +28,14 @@ function safeNext(next: unknown): string {
   return typeof next === 'string' && /^\/(?![/\\])[^\s]*$/.test(next) && !next.startsWith('/login') ? next : '/contacts';
 }
 
-function loginPage(opts: { csrf: string; next: string; email?: string; error?: string; notice?: string; demo: boolean }) {
+function loginPage(opts: { csrf: string; next: string; email?: string; error?: string; notice?: string; demo: boolean; providers: { id: string; name: string }[]; password: boolean }) {
+  const sso = opts.providers.map(
+    (p) => html`<form method="get" action="/auth/oidc/start" class="sso-form">
+          <input type="hidden" name="provider" value="${p.id}">
+          <input type="hidden" name="next" value="${opts.next}">
+          <p><button type="submit" class="${opts.password ? 'wide' : 'primary wide'}">Sign in with ${p.name}</button></p>
+        </form>`,
+  );
   return document(
     'Sign in',
     html`<main id="main" class="login">
@@ -35,14 +44,18 @@ function loginPage(opts: { csrf: string; next: string; email?: string; error?: s
         <h1>Sign in</h1>
         ${opts.notice ? html`<p class="banner banner-info" role="status">${opts.notice}</p>` : ''}
         ${opts.error ? html`<p class="banner banner-error" role="alert">${opts.error}</p>` : ''}
-        <form method="post" action="/login">
+        ${sso}
+        ${sso.length > 0 && opts.password ? html`<p class="muted small">or with your email and password:</p>` : ''}
+        ${opts.password
+          ? html`<form method="post" action="/login">
           <input type="hidden" name="_csrf" value="${opts.csrf}">
           <input type="hidden" name="next" value="${opts.next}">
           <div class="field"><label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required autofocus value="${opts.email ?? ''}"></div>
           <div class="field"><label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required></div>
           <button type="submit" class="primary wide">Sign in</button>
-        </form>
-        ${opts.demo ? html`<p class="muted small">Demo: alice@example.com, bob@example.com or admin@example.com with the demo password.</p>` : ''}
+        </form>`
+          : ''}
+        ${opts.demo && opts.password ? html`<p class="muted small">Demo: alice@example.com, bob@example.com or admin@example.com with the demo password.</p>` : ''}
       </div>
     </main>`,
     { bodyClass: 'login-body' },
@@ -52,6 +65,8 @@ function loginPage(opts: { csrf: string; next: string; email?: string; error?: s
 export async function accountPages(app: FastifyInstance, deps: WebDeps, authOptions: AuthOptions): Promise<void> {
   const secure = deps.config.tls;
   const demo = deps.config.SEED_DEMO;
+  const providers = deps.config.oidcProviders.map((p) => ({ id: p.id, name: p.name }));
+  const passwordLogin = deps.config.PASSWORD_LOGIN;
 
   app.get('/', async (request, reply) => reply.redirect(request.auth ? '/contacts' : '/login', 303));
 
@@ -60,7 +75,7 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
     if (request.auth) return reply.redirect(safeNext(q.next), 303);
     const csrf = loginCsrfToken(request, reply, secure);
     const notice = q.signed_out ? 'You are signed out.' : undefined;
-    return reply.type('text/html; charset=utf-8').send(loginPage({ csrf, next: safeNext(q.next), demo, ...(notice ? { notice } : {}) }).value);
+    return reply.type('text/html; charset=utf-8').send(loginPage({ csrf, next: safeNext(q.next), demo, providers, password: passwordLogin, ...(notice ? { notice } : {}) }).value);
   });
 
   app.post('/login', { config: { csrf: false } }, async (request, reply) => {
@@ -71,9 +86,10 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
     const cookieToken = request.cookies[LOGIN_CSRF_COOKIE];
     const again = (status: number, error: string) => {
       const csrf = loginCsrfToken(request, reply, secure);
-      return reply.code(status).type('text/html; charset=utf-8').send(loginPage({ csrf, next, email, error, demo }).value);
+      return reply.code(status).type('text/html; charset=utf-8').send(loginPage({ csrf, next, email, error, demo, providers, password: passwordLogin }).value);
     };
     checkOrigin(request);
+    if (!passwordLogin) return again(403, PASSWORD_LOGIN_OFF);
     if (!cookieToken || typeof b._csrf !== 'string' || !safeEqual(b._csrf, cookieToken)) {
       return again(403, 'Your sign-in form expired. Please try again.');
     }
@@ -92,9 +108,10 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
   });
 
   app.post('/logout', async (request, reply) => {
+    const target = await signOutTarget(deps, request, reply);
     if (request.auth) await deps.sessions.revoke(request.auth.session.id);
     clearSessionCookie(reply, authOptions);
-    return reply.redirect('/login?signed_out=1', 303);
+    return reply.redirect(target, 303);
   });
 
   // ------------------------------------------------------------------ settings
@@ -123,6 +140,7 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
           <button type="submit" class="primary">Change password</button>
         </form>
       </section>
+      ${await sessionsSection(deps, ctx, request.auth!.session.id, request.query as Record<string, unknown>)}
       <section class="card" aria-labelledby="test-call-heading"><h2 id="test-call-heading">Try it</h2>
         <p>No SIP phone yet? A built-in caller rings every device you have registered — this browser's softphone too — and plays a tone when you answer.</p>
         <form method="post" action="/settings/test-call">
@@ -197,8 +215,8 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
     const values = opts.values ?? { role: 'user' };
     const body = html`<h1>Users</h1>
       ${opts.notice ? html`<p class="banner banner-info" role="status">${opts.notice}</p>` : ''}
-      <table class="records"><thead><tr><th scope="col">Name</th><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Extension</th><th scope="col">SIP username</th><th scope="col">Since</th></tr></thead>
-      <tbody>${all.map((u) => html`<tr><td>${u.name}</td><td>${u.email}</td><td>${u.role}</td><td>${u.extension ?? '—'}</td><td><code>${u.sip_username}</code></td><td>${formatDateTime(u.created_at, ctx.user.time_zone)}</td></tr>`)}</tbody></table>
+      <table class="records"><thead><tr><th scope="col">Name</th><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Extension</th><th scope="col">SIP username</th><th scope="col">Since</th><th scope="col">Sessions</th></tr></thead>
+      <tbody>${all.map((u) => html`<tr><td>${u.name}</td><td>${u.email}</td><td>${u.role}</td><td>${u.extension ?? '—'}</td><td><code>${u.sip_username}</code></td><td>${formatDateTime(u.created_at, ctx.user.time_zone)}</td><td><a href="/admin/users/${u.id}/sessions" aria-label="Sessions of ${u.name}">Sessions</a></td></tr>`)}</tbody></table>
       <section class="card"><h2>Add user</h2>
         ${formErrorBanner(opts.error, ['name', 'email', 'role', 'extension', 'password', 'time_zone'])}
         <form method="post" action="/admin/users" novalidate>

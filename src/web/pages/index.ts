@@ -5,6 +5,8 @@ import type { WebDeps } from '../index.ts';
 import { accountPages } from './account-pages.ts';
 import { phonePage } from './phone.ts';
 import { recordPages } from './records.ts';
+import { sessionPages } from './session-pages.ts';
+import { ssoRoutes } from '../sso.ts';
 
 export async function pageRoutes(app: FastifyInstance, opts: { deps: WebDeps; authOptions: AuthOptions }): Promise<void> {
   // Pages are never cached by shared caches and never framed by other sites.
@@ -21,6 +23,8 @@ export async function pageRoutes(app: FastifyInstance, opts: { deps: WebDeps; au
     }
   });
   await accountPages(app, opts.deps, opts.authOptions);
+  await ssoRoutes(app, opts);
+  await sessionPages(app, opts.deps, opts.authOptions);
   await recordPages(app, opts.deps);
   await phonePage(app);
 }
