@@ -45,6 +45,8 @@ try {
       trunk: 'bench',
       sipCallId: `${callId}@bench`,
       context: null,
+      video: false,
+      invitationId: null,
     });
     sip.events.publish({ type: 'call.answered', callId, at: at + 1000, userId: alice.id, device: 'Browser', registrationId: null });
     sip.events.publish({ type: 'call.ended', callId, at: at + 61_000, cause: 'completed', sipStatus: null, durationS: 60, hangupBy: 'caller' });

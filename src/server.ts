@@ -135,6 +135,7 @@ export class Ringside {
         relayOnly: config.ICE_RELAY_ONLY,
         sipDomain: config.SIP_DOMAIN,
         sessionCookie: 'rs_session',
+        guests: (token) => invitations.guestPass(token),
         clock,
       });
       const sso = new SingleSignOn({ store, users, sessions, providers: config.oidcProviders, secret, clock });

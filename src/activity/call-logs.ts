@@ -99,6 +99,7 @@ export function buildCallLogs(call: CallRecord, parties: CallParty[], userName: 
       answeredElsewhereBy,
       quality: parseJson<CallQuality>(party.quality),
       notes: party.notes,
+      video: Number(call.video) === 1,
     };
   });
 }

@@ -355,6 +355,13 @@ export class AppServer implements TransactionUser {
       return reply(403, 'From does not match the authenticated user');
     }
     if (caller.kind === 'user' && (await this.contactNamesAnotherUser(request, caller.user))) return reply(403, 'Contact names another user');
+    if (caller.kind === 'guest') {
+      const refusal = this.guestRefusal(request, caller);
+      if (refusal) {
+        this.log.info({ invitation: caller.guest.invitationId, to: request.uri.toString(), refusal }, 'guest call refused');
+        return reply(403, refusal);
+      }
+    }
     if (transaction.cancelled) return reply(487);
     const route = await this.router.route(request, caller);
     if (route.kind === 'reject') {
@@ -374,6 +381,20 @@ export class AppServer implements TransactionUser {
     });
     this.calls.set(call.id, call);
     call.start();
+  }
+
+  /**
+   * Why a guest's INVITE is refused, or undefined: a guest calls the user who invited them (by
+   * SIP name or extension), within the invitation's window, one call at a time.
+   */
+  private guestRefusal(request: SipRequest, caller: Extract<Caller, { kind: 'guest' }>): string | undefined {
+    if (this.clock() >= caller.guest.notAfter) return 'The invitation has ended';
+    const dialled = request.uri.isSip ? request.uri.decodedUser?.toLowerCase() : undefined;
+    if (!dialled || (dialled !== caller.host.sip_username && dialled !== caller.host.extension)) return 'Guests may only call their host';
+    for (const call of this.calls.values()) {
+      if (call.invitationId === caller.guest.invitationId && call.state !== 'ended') return 'This invitation is already in a call';
+    }
+    return undefined;
   }
 
   /** From must name the authenticated user (by SIP name or extension): nobody calls as someone else. */
@@ -415,7 +436,14 @@ export class AppServer implements TransactionUser {
     const media = new CallMedia(this.deps.relay, id, offer, sdpProfile(offer));
     // Click-to-dial: the widget names the record it dialled from (`X-Ringside-Record: contact:<id>`).
     const recordHeader = caller.kind === 'user' ? /^(contact|lead|account):([0-9a-f-]{36})$/i.exec(request.header('X-Ringside-Record') ?? '') : null;
-    const context = recordHeader ? { type: recordHeader[1]!.toLowerCase() as 'contact' | 'lead' | 'account', id: recordHeader[2]!.toLowerCase() } : null;
+    // A guest's call belongs to the record they were invited from.
+    const context = recordHeader
+      ? { type: recordHeader[1]!.toLowerCase() as 'contact' | 'lead' | 'account', id: recordHeader[2]!.toLowerCase() }
+      : caller.kind === 'guest'
+        ? caller.guest.record
+        : null;
+    const video = offer !== undefined && /^m=video [1-9]/m.test(offer.toString('latin1'));
+    const invitationId = caller.kind === 'guest' ? caller.guest.invitationId : null;
     const fromHeader = request.from;
     let from: CallParty;
     let presentedFrom: NameAddr;
@@ -424,6 +452,10 @@ export class AppServer implements TransactionUser {
       from = { uri: `sip:${u.sip_username}@${this.domain}`, number: u.extension ?? u.sip_username, display: u.name, userId: u.id };
       // Devices show a number they can call back: the extension when there is one.
       presentedFrom = new NameAddr(parseUri(`sip:${u.extension ?? u.sip_username}@${this.domain}`), u.name);
+    } else if (caller.kind === 'guest') {
+      const g = caller.guest;
+      from = { uri: `sip:guest-${g.invitationId.slice(0, 8)}@${this.domain}`, number: null, display: g.name, userId: null };
+      presentedFrom = new NameAddr(parseUri(`sip:guest@${this.domain}`), g.name);
     } else {
       const rawUser = fromHeader.uri.isSip ? percentDecode(fromHeader.uri.user ?? '') : '';
       const e164 = this.router.toE164(rawUser.replace(/[\s()./-]/g, ''), true);
@@ -450,6 +482,8 @@ export class AppServer implements TransactionUser {
         id,
         media,
         context,
+        video,
+        invitationId,
         transaction,
         direction: 'outbound',
         from,
@@ -484,8 +518,10 @@ export class AppServer implements TransactionUser {
       id,
       media,
       context,
+      video,
+      invitationId,
       transaction,
-      direction: caller.kind === 'trunk' ? 'inbound' : 'internal',
+      direction: caller.kind === 'user' ? 'internal' : 'inbound',
       from,
       to: { uri: `sip:${first.sip_username}@${this.domain}`, number: route.number ?? first.extension ?? first.sip_username, display: first.name, userId: first.id },
       calleeUserIds: route.users.map((u) => u.id),

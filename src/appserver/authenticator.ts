@@ -3,7 +3,7 @@
  * bound to them), a trunk (by source address), or nobody — in which case the request is
  * challenged and goes no further. Failures count against the source address (`SourceGuard`).
  */
-import { createResponse, DigestServer, type ServerTransaction, type Source } from '../sip/index.ts';
+import { createResponse, DigestServer, type GuestIdentity, type ServerTransaction, type Source } from '../sip/index.ts';
 import type { User } from '../store/index.ts';
 import type { SipUsers } from './sip-users.ts';
 import type { SourceGuard } from './source-guard.ts';
@@ -15,7 +15,7 @@ import type { Trunk } from './trunks.ts';
  */
 const MD5_ONLY_AGENTS = [/^baresip v?[01]\./i];
 
-export type Caller = { kind: 'user'; user: User } | { kind: 'trunk'; trunk: Trunk };
+export type Caller = { kind: 'user'; user: User } | { kind: 'trunk'; trunk: Trunk } | { kind: 'guest'; guest: GuestIdentity; host: User };
 
 export interface AuthenticatorLog {
   info(obj: object, msg?: string): void;
@@ -43,6 +43,14 @@ export class SipAuthenticator {
   async authenticate(transaction: ServerTransaction, options: { allowTrunk: boolean }): Promise<Caller | undefined> {
     const { request, source } = transaction;
     const identity = source.flow?.identity;
+    if (identity?.kind === 'guest') {
+      // A guest's connection places calls to its host and does nothing else (no REGISTER, no other targets).
+      const host = request.method === 'INVITE' && identity.guest ? await this.users.byId(identity.userId) : undefined;
+      if (host && !host.disabled) return { kind: 'guest', guest: identity.guest!, host };
+      this.log.info({ method: request.method, invitation: identity.guest?.invitationId }, 'guest request refused');
+      transaction.respond(createResponse(request, 403, { reason: 'Guests may only call their host', ...(transaction.isInvite ? { toTag: transaction.localTag } : {}) }));
+      return undefined;
+    }
     if (identity?.kind === 'user') {
       const user = await this.users.byId(identity.userId);
       if (user && !user.disabled) return { kind: 'user', user };

@@ -42,8 +42,12 @@ export type CallEvent =
       calleeUserIds: string[];
       trunk: string | null;
       sipCallId: string;
-      /** The CRM record the caller dialled from (click-to-dial), which their activity belongs to. */
+      /** The CRM record the call belongs to: the caller's click-to-dial record, or a guest's invitation's. */
       context: { type: 'contact' | 'lead' | 'account'; id: string } | null;
+      /** The caller offered video. */
+      video: boolean;
+      /** A guest's call from an invitation link. */
+      invitationId: string | null;
     }
   | { type: 'call.ringing'; callId: string; at: number; userId: string | null; device: string; registrationId: string | null }
   | { type: 'call.answered'; callId: string; at: number; userId: string | null; device: string; registrationId: string | null }
@@ -168,6 +172,8 @@ export async function writeCallEvents(db: Kysely<Database>, batch: CallEvent[], 
           duration_s: null,
           node_id: nodeId,
           sip_call_id: e.sipCallId,
+          video: e.video ? 1 : 0,
+          invitation_id: e.invitationId,
           answered_user_id: null,
           updated_at: at,
         });
@@ -189,7 +195,21 @@ export async function writeCallEvents(db: Kysely<Database>, batch: CallEvent[], 
         }
         for (const userId of e.calleeUserIds) {
           if (userId === e.from.userId) continue; // calling oneself: one activity
-          parties.push({ call_id: e.callId, user_id: userId, role: 'callee', record_type: null, record_id: null, record_source: null, matches: null, notes: null, quality: null, created_contact_id: null, updated_at: at });
+          // A guest's call belongs to the record the invitation was for.
+          const invited = e.invitationId ? e.context : null;
+          parties.push({
+            call_id: e.callId,
+            user_id: userId,
+            role: 'callee',
+            record_type: invited?.type ?? null,
+            record_id: invited?.id ?? null,
+            record_source: invited ? 'invitation' : null,
+            matches: null,
+            notes: null,
+            quality: null,
+            created_contact_id: null,
+            updated_at: at,
+          });
         }
         break;
       case 'call.answered':

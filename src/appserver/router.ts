@@ -50,7 +50,8 @@ export class CallRouter {
       return { kind: 'reject', status: 480, reason: 'Temporarily Unavailable' };
     }
 
-    if (caller.kind === 'trunk') return { kind: 'reject', status: 404, reason: 'Not Found' }; // no transit
+    // No transit for trunks; guests call their host only (checked before routing).
+    if (caller.kind !== 'user') return { kind: 'reject', status: caller.kind === 'trunk' ? 404 : 403, reason: caller.kind === 'trunk' ? 'Not Found' : 'Forbidden' };
     const allowed = caller.user.allowed_prefixes ? caller.user.allowed_prefixes.split(',').map((p) => p.trim()) : this.options.allowedPrefixes;
     if (!this.allowed(e164, allowed)) return { kind: 'reject', status: 403, reason: 'Number not allowed' };
     const trunk = this.trunks[0];

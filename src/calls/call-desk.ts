@@ -82,7 +82,9 @@ export class CallDesk {
     // Each callee sees who is calling; the calling user sees who they are calling.
     for (const userId of e.calleeUserIds) {
       if (userId === e.from.userId) continue;
-      pops.push({ userId, message: await this.card(e.callId, 'inbound', e.from.number, e.from.display, inboundFrom ? null : e.from.display, null) });
+      // A guest from an invitation has no number: the card shows the record they were invited from.
+      const invited = e.invitationId ? e.context : null;
+      pops.push({ userId, message: await this.card(e.callId, 'inbound', e.from.number, e.from.display, inboundFrom ? null : e.from.display, invited) });
     }
     if (e.from.userId) {
       const colleague = e.to.userId ? e.to.display : null;
@@ -111,7 +113,8 @@ export class CallDesk {
     colleague: string | null,
     linked: RecordRef | null,
   ): Promise<ScreenPopMessage> {
-    const matches = colleague || !number ? [] : await this.lookup(number);
+    let matches = colleague || !number ? [] : await this.lookup(number);
+    if (matches.length === 0 && linked) matches = await this.recordCard(linked);
     return {
       type: 'screen-pop',
       call_id: callId,
@@ -140,6 +143,15 @@ export class CallDesk {
         last_activity: await this.options.crm.lastActivity(m.ref),
       })),
     );
+  }
+
+  /** A known record as a card match (a guest's invited contact, a click-to-dial record without a number match). */
+  private async recordCard(ref: RecordRef): Promise<CardMatch[]> {
+    const r = await this.options.crm.getRecord(ref).catch(() => null);
+    if (!r) return [];
+    return [
+      { type: r.ref.type, id: r.ref.id, name: r.name, title: r.title, account: r.accountName, url: r.url, match: 'exact', last_activity: await this.options.crm.lastActivity(r.ref) },
+    ];
   }
 
   // ---------------------------------------------------------------- the widget's actions

@@ -69,6 +69,8 @@ export interface CallLog {
   answeredElsewhereBy: string | null;
   quality: CallQuality | null;
   notes: string | null;
+  /** A video call (a guest from an invitation, or a browser that offered video). */
+  video?: boolean;
 }
 
 /** A video-call invitation as the CRM records it: a meeting on the invited record's timeline. */

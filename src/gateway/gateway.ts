@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { FlowIdentity } from '../sip/index.ts';
+import type { FlowIdentity, GuestIdentity } from '../sip/index.ts';
 import type { User } from '../store/index.ts';
 import type { SessionStore } from '../users/index.ts';
 
@@ -24,7 +24,19 @@ export interface GatewayOptions {
   relayOnly: boolean;
   sipDomain: string;
   sessionCookie: string;
+  /** What an invitation's join token grants now (`/sip?invite=`), or undefined outside its window. */
+  guests?: (token: string) => Promise<GuestPass | undefined>;
   clock?: () => number;
+}
+
+/** A guest's right to call one user (see `src/invitations`). */
+export interface GuestPass {
+  invitationId: string;
+  hostUserId: string;
+  name: string;
+  email: string;
+  record: GuestIdentity['record'];
+  notAfter: number;
 }
 
 export interface SoftphoneConfig {
@@ -126,12 +138,28 @@ export class SipGateway {
   private async identityOf(request: IncomingMessage): Promise<FlowIdentity | undefined | false> {
     const url = new URL(request.url ?? '/', 'http://x');
     const token = url.searchParams.get('token');
+    // A guest from an invitation link: may call that one user, within the invitation's window.
+    const invite = url.searchParams.get('invite');
+    if (invite) return (await this.fromInvite(invite, url.searchParams.get('name'))) ?? false;
     if (token) return (await this.fromToken(token)) ?? false;
     const cookie = parseCookies(request.headers.cookie ?? '')[this.options.sessionCookie];
     if (!cookie) return undefined;
     const active = await this.options.sessions.resolve(cookie);
     if (!active) return false;
     return { kind: 'user', userId: active.user.id, sipUsername: active.user.sip_username, sessionId: active.session.id };
+  }
+
+  private async fromInvite(token: string, name: string | null): Promise<FlowIdentity | undefined> {
+    const pass = this.options.guests ? await this.options.guests(token) : undefined;
+    if (!pass) return undefined;
+    // The name the guest typed on the join page (shown on the ringing phones), within reason.
+    const given = (name ?? '').replace(/[\u0000-\u001f\u007f"<>\\]/g, '').trim().slice(0, 100);
+    return {
+      kind: 'guest',
+      userId: pass.hostUserId,
+      sipUsername: `guest-${pass.invitationId.slice(0, 8)}`,
+      guest: { invitationId: pass.invitationId, name: given || pass.name, email: pass.email, record: pass.record, notAfter: pass.notAfter },
+    };
   }
 
   private async fromToken(token: string): Promise<FlowIdentity | undefined> {

@@ -4,4 +4,4 @@
  * cannot go), so the widget needs no SIP password and a connection can only speak for its own
  * user; it tells the widget how to connect, and hands out TURN credentials.
  */
-export { SipGateway, type GatewayOptions, type SoftphoneConfig, type IceServer } from './gateway.ts';
+export { SipGateway, type GatewayOptions, type GuestPass, type SoftphoneConfig, type IceServer } from './gateway.ts';

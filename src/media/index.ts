@@ -1,7 +1,29 @@
 /**
  * The media relay (ARCHITECTURE.md): bridges a WebRTC leg (ICE, DTLS-SRTP, rtcp-mux) to a plain
  * RTP/AVP leg without transcoding. One contract (types.ts), two implementations: in-process (the
- * embedded default) and rtpengine over its ng control protocol (the scale path).
+ * embedded default: werift for ICE and DTLS, its own SRTP data plane) and rtpengine over its ng
+ * control protocol (the scale path).
+ *
+ * How the B2BUA uses it, for a call between a browser and a phone or trunk (never between two
+ * browsers: their media stays peer to peer):
+ *
+ * 1. INVITE with an offer arrives from leg A. `offer({ callId, fromTag: A's tag, sdp: A's SDP,
+ *    to })`, `to` being what the *other* side speaks: `'rtp'` when A is a browser calling a phone,
+ *    `'webrtc'` when A is a phone/trunk calling a browser. Send the returned SDP in the INVITE(s)
+ *    to the other side; with forking, the same SDP goes to every branch of that profile.
+ *    RelayError → answer A with `error.sipStatus` (488 Not Acceptable Here for SDP it cannot
+ *    bridge; 503 when out of ports or rtpengine is unreachable) and send no INVITE.
+ * 2. The 200 OK of the branch that answered: `answer({ callId, fromTag: A's tag, toTag: the
+ *    answerer's tag, sdp: its SDP })`; put the returned SDP in A's 200 OK. RelayError here: ACK
+ *    and BYE the answerer, answer A with the error's status.
+ * 3. A re-INVITE (hold: a=sendonly/inactive, resume, new address) from either side is the same
+ *    pair of calls with that side's tag as `fromTag` and the other side's profile as `to`.
+ * 4. `delete(callId)` when the call ends (BYE, CANCEL, every branch failed, or a failed first
+ *    offer — though a refused first offer leaves nothing behind). Idempotent.
+ * 5. `onMediaTimeout = (callId) => …`: hang the call up (BYE both legs, cause "media timeout").
+ *    It fires when a side that should be sending sent no RTP for `mediaTimeoutMs` after media had
+ *    flowed, and (in-process) at once when ICE fails or DTLS closes.
+ * 6. `stats(callId)` for call quality (one entry per side, by tag); `close()` at shutdown.
  */
 import { InProcessRelay } from './in-process/relay.ts';
 import { RtpengineRelay } from './rtpengine/relay.ts';

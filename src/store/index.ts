@@ -15,6 +15,7 @@ import * as m0002 from './migrations/0002-sip.ts';
 import * as m0003 from './migrations/0003-activity.ts';
 import * as m0005 from './migrations/0005-sso.ts';
 import * as m0006 from './migrations/0006-invitations.ts';
+import * as m0008 from './migrations/0008-guest-calls.ts';
 import * as m0007 from './migrations/0007-salesforce.ts';
 
 export type * from './schema.ts';
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003-activity': m0003,
   '0005-sso': m0005,
   '0006-invitations': m0006,
+  '0008-guest-calls': m0008,
   '0007-salesforce': m0007,
 };
 
@@ -91,7 +93,9 @@ export class Store {
   /** Runs pending migrations; returns the names it applied. */
   async migrate(): Promise<string[]> {
     const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
-    const migrator = new Migrator({ db: this.db, provider });
+    // Features land in any order (a database may have 0008 before 0007 arrives): each migration
+    // stands alone, so one that is missing runs when it appears.
+    const migrator = new Migrator({ db: this.db, provider, allowUnorderedMigrations: true });
     const { error, results } = await migrator.migrateToLatest();
     if (error) throw error;
     return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

@@ -278,6 +278,10 @@ export interface CallsTable {
   duration_s: number | null;
   node_id: string;
   sip_call_id: string;
+  /** 1 when the caller offered video. */
+  video: Generated<number>;
+  /** A guest's call: the invitation it came from. */
+  invitation_id: string | null;
 }
 
 export interface CallEventsTable {
@@ -296,7 +300,7 @@ export interface CallPartiesTable {
   /** The CRM record this user's activity attaches to (click-to-dial context, picker, Add contact, single match). */
   record_type: RecordType | null;
   record_id: string | null;
-  record_source: 'click-to-dial' | 'match' | 'picker' | 'add-contact' | null;
+  record_source: 'click-to-dial' | 'match' | 'picker' | 'add-contact' | 'invitation' | null;
   /** The screen pop's matches, as JSON. */
   matches: string | null;
   notes: string | null;

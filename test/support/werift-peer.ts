@@ -293,6 +293,23 @@ export class RtpPeer {
     this.timer = undefined;
   }
 
+  /** An RTCP sender report (RFC 3550 §6.4.1) to the other side's RTCP port (RTP port + 1). */
+  sendSenderReport(): void {
+    if (!this.remote) throw new Error('RtpPeer has no remote address yet');
+    const sr = Buffer.alloc(28);
+    sr[0] = 0x80;
+    sr[1] = 200;
+    sr.writeUInt16BE(6, 2);
+    sr.writeUInt32BE(this.ssrc, 4);
+    const ms = wallMs();
+    sr.writeUInt32BE(Math.floor(ms / 1000) + 2208988800, 8); // NTP seconds since 1900
+    sr.writeUInt32BE(Math.floor(((ms % 1000) / 1000) * 2 ** 32), 12);
+    sr.writeUInt32BE(this.timestamp, 16);
+    sr.writeUInt32BE(this.sent, 20);
+    sr.writeUInt32BE(this.sent * 160, 24);
+    this.socket.send(sr, this.remote.port + 1, this.remote.host);
+  }
+
   close(): void {
     this.stopSending();
     this.socket.close();

@@ -97,8 +97,12 @@ export interface CallSetup {
   offer: Buffer | undefined;
   /** Converts SDP through the media relay where caller and device speak differently. */
   media: CallMedia;
-  /** The CRM record the caller dialled from (click-to-dial). */
+  /** The CRM record the call belongs to: the one the caller dialled from (click-to-dial), a guest's invitation's. */
   context: { type: 'contact' | 'lead' | 'account'; id: string } | null;
+  /** The caller offered video. */
+  video: boolean;
+  /** A guest's call: the invitation it comes from. */
+  invitationId: string | null;
 }
 
 type CallState = 'ringing' | 'answered' | 'ended';
@@ -108,6 +112,8 @@ export class Call implements BranchUser {
   state: CallState = 'ringing';
   /** The caller's Call-ID. */
   readonly sipCallId: string;
+  /** A guest's call: the invitation it comes from (one call per invitation at a time). */
+  readonly invitationId: string | null;
   private readonly a: InviteServerTransaction;
   private readonly aDestination: Destination;
   private aDialog: Dialog | undefined;
@@ -136,6 +142,7 @@ export class Call implements BranchUser {
     this.id = setup.id;
     this.a = setup.transaction;
     this.sipCallId = this.a.request.callId;
+    this.invitationId = setup.invitationId;
     const source = this.a.source;
     // Requests to the caller go back where it called from (its connection, or its address — NAT-safe).
     this.aDestination = { protocol: source.protocol, address: source.address, port: source.port, ...(source.flow ? { flow: source.flow } : {}) };
@@ -156,6 +163,8 @@ export class Call implements BranchUser {
       trunk: setup.trunk,
       sipCallId: this.sipCallId,
       context: setup.context,
+      video: setup.video,
+      invitationId: setup.invitationId,
     });
     this.a.on('cancel', () => this.onCallerCancel());
     if (setup.targets.length === 0) {

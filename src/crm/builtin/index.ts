@@ -177,6 +177,7 @@ export class BuiltinCrm implements CrmPort {
           answered_elsewhere_by: log.answeredElsewhereBy,
           quality: log.quality,
           unmatched: log.record === null,
+          video: log.video ?? false,
         }),
         created_at: nowIso(this.clock),
       })
@@ -735,9 +736,10 @@ const DISPOSITION_WORDS: Record<CallLog['disposition'], string> = {
 /** "Inbound call from Jane Doe (+1 415 555 0134)", "Missed call from …", "Outbound call to …". */
 function callSubject(log: CallLog, who: string): string {
   const towards = log.direction === 'inbound' ? `from ${who}` : `to ${who}`;
-  if (log.disposition === 'answered') return `${log.direction === 'inbound' ? 'Inbound' : 'Outbound'} call ${towards}`;
-  if (log.disposition === 'no-answer' && log.direction === 'inbound') return `Missed call ${towards}`;
-  return `${DISPOSITION_WORDS[log.disposition]} ${log.direction} call ${towards}`;
+  const call = log.video ? 'video call' : 'call';
+  if (log.disposition === 'answered') return `${log.direction === 'inbound' ? 'Inbound' : 'Outbound'} ${call} ${towards}`;
+  if (log.disposition === 'no-answer' && log.direction === 'inbound') return `Missed ${call} ${towards}`;
+  return `${DISPOSITION_WORDS[log.disposition]} ${log.direction} ${call} ${towards}`;
 }
 
 /** A UUID (version-4 layout) derived from a key: the same key, the same id, on any node. */

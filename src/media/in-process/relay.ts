@@ -2,6 +2,7 @@
  * The embedded media relay: WebRTC ⇄ plain RTP inside the Ringside process (werift for ICE and
  * DTLS, our own SRTP data plane), nothing to install beyond npm. See session.ts for one call.
  */
+import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { RelayError, type MediaRelay, type RelayAnswer, type RelayedSdp, type RelayLegStats, type RelayOffer } from '../types.ts';
 import { PortPool } from './ports.ts';
@@ -31,6 +32,10 @@ export class InProcessRelay implements MediaRelay {
 
   constructor(options: InProcessRelayOptions = {}) {
     this.address = options.bindAddress ?? '127.0.0.1';
+    if (isIP(this.address) === 0 || this.address === '0.0.0.0' || this.address === '::') {
+      // The address goes into SDP and ICE candidates: it must be one the peers can reach.
+      throw new RangeError(`media bind address ${this.address} is not a concrete IP address (not 0.0.0.0 or ::)`);
+    }
     this.portMin = options.portMin ?? 30000;
     this.portMax = options.portMax ?? 39999;
     this.mediaTimeoutMs = options.mediaTimeoutMs ?? 30_000;

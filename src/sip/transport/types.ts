@@ -30,11 +30,25 @@ export interface Flow extends EventEmitter {
 
 export interface FlowIdentity {
   kind: 'user' | 'guest';
+  /** The user this connection speaks for; for a guest, the one user they may call. */
   userId: string;
   /** The SIP username this connection may use as From / Contact / REGISTER identity. */
   sipUsername: string;
   /** Web session id (revoking the session closes the flow). */
   sessionId?: string;
+  /** A guest's invitation (kind `guest`): calls to `userId` only, one at a time, until `notAfter`. */
+  guest?: GuestIdentity;
+}
+
+export interface GuestIdentity {
+  invitationId: string;
+  /** As the guest gave it on the join page, else as invited. */
+  name: string;
+  email: string;
+  /** The CRM record invited: the call belongs to it. */
+  record: { type: 'contact' | 'lead' | 'account'; id: string } | null;
+  /** Calls are refused from this instant on (ms since epoch): the end of the invitation's window. */
+  notAfter: number;
 }
 
 export interface Source {
