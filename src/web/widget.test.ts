@@ -58,6 +58,16 @@ describe('softphone widget in Chromium', () => {
   /** The panel is back to the Number field: no call in this tab. */
   const idle = (page: Page) => panel(page).getByLabel('Number', { exact: true }).waitFor({ timeout: 5000 });
 
+  it('serves the phone alone at /phone to signed-in users, and sends others to sign in', async () => {
+    const anonymous = await fetch(`${server.url}/phone`, { redirect: 'manual' });
+    expect(anonymous.status).toBe(303);
+    expect(anonymous.headers.get('location')).toBe('/login?next=%2Fphone');
+    const page = await signedInPage(await profile(), server.url, 'bob@example.com', '/phone');
+    await waitForRegistered(page);
+    expect(await page.locator('main #ringside-softphone').count()).toBe(1);
+    expect(await page.locator('.shell').count()).toBe(0); // no CRM around it
+  });
+
   it('registers by itself within a second of signing in, and shows it', async () => {
     const page = await (await profile()).newPage();
     await page.goto(`${server.url}/login`);
