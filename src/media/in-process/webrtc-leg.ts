@@ -22,7 +22,7 @@ const FAST_PATH = new WeakMap<object, (t: PatchedDtlsTransport) => void>();
 
 interface IceConnection {
   onData: { subscribe(fn: (data: Buffer) => void): { unSubscribe(): void } };
-  nominated?: { remoteAddr: [string, number]; protocol: { transport?: { socket?: Socket } } };
+  nominated?: { remoteAddr: [string, number]; protocol: { transport?: { socket?: Socket; onData?: (data: Buffer, addr: unknown) => void } } };
   state: string;
 }
 
@@ -150,6 +150,18 @@ export class WebRtcLeg {
     this.srtpOut = new SrtpContext(keys.localKey, keys.localSalt);
     this.connection = t.iceTransport.connection;
     this.connection.onData.subscribe(this.receive);
+    // Straight from the selected pair's socket: RTP and RTCP skip werift's STUN parsing attempt
+    // and its two event hops; STUN (consent) and DTLS still go to werift. Packets on any other
+    // socket (after an ICE restart) still arrive through the subscription above.
+    const udp = this.connection.nominated?.protocol.transport;
+    if (udp && typeof udp.onData === 'function') {
+      const toWerift = udp.onData;
+      udp.onData = (data: Buffer, addr: unknown) => {
+        const b0 = data[0]!;
+        if (b0 >= 128 && b0 <= 191) this.receive(data);
+        else toWerift(data, addr);
+      };
+    }
     t.onStateChange.subscribe((state) => {
       if (state === 'closed' || state === 'failed') this.fail(`DTLS ${state}`);
     });
