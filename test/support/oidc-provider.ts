@@ -65,8 +65,8 @@ export class OidcTestProvider {
       clients,
       // Scope claims in the ID token itself (by default they go to the userinfo endpoint only).
       conformIdTokenClaims: false,
-      claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups'] },
-      scopes: ['openid', 'email', 'profile', 'groups'],
+      // Groups with the profile, as an administrator sets it up (a Keycloak mapper, Okta's groups claim).
+      claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups'] },
       features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
       pkce: { required: () => true },
       cookies: { keys: [randomBytes(16).toString('hex')] },
