@@ -96,7 +96,7 @@ describe('built-in CRM pages in Chromium', () => {
     await page.getByLabel('Last name').fill('Idation');
     await page.getByLabel('Email').fill('not an email');
     await page.getByRole('button', { name: 'Save' }).click();
-    expect(await page.getByRole('alert').filter({ hasText: 'Enter a valid email address' }).count()).toBe(1);
+    await page.getByRole('alert').filter({ hasText: 'Enter a valid email address' }).waitFor();
     expect(await page.getByLabel('Email').getAttribute('aria-invalid')).toBe('true');
     expect(await page.getByLabel('First name').inputValue()).toBe('Val');
     await page.goto(`${server.url}/contacts?q=Idation`);
@@ -109,6 +109,7 @@ describe('built-in CRM pages in Chromium', () => {
     const second = await signedIn('bob@example.com');
     await first.goto(`${server.url}/contacts?q=jane`);
     await first.getByRole('link', { name: 'Jane Doe' }).click();
+    await first.waitForURL(/\/contacts\/[0-9a-f-]{36}$/);
     const editUrl = `${first.url()}/edit`;
     await first.goto(editUrl);
     await second.goto(editUrl);
@@ -147,14 +148,14 @@ describe('built-in CRM pages in Chromium', () => {
       await page.goto(`${server.url}/settings`);
       const section = page.getByRole('region', { name: 'Desk phones and softphones' });
       expect(await section.textContent()).toContain('alice');
-      expect(await section.locator('.device-list li').first().textContent()).toContain('Yealink (UDP)');
+      expect(await section.locator('.device-list li', { hasText: 'Yealink (UDP)' }).count()).toBe(1);
       await section.getByText('Show device password').click();
       expect(await page.locator('#device-password').textContent()).toBe('ringside-demo');
 
       await page.getByLabel('New device password').fill('fresh-device-pass-1');
       await page.getByRole('button', { name: 'Change device password' }).click();
-      expect(await page.getByRole('status').first().textContent()).toContain('Your device password has been changed');
-      expect(await page.locator('.device-list').count()).toBe(0); // the old registration is gone
+      await page.locator('main [role="status"]').filter({ hasText: 'Your device password has been changed' }).waitFor();
+      expect(await page.locator('.device-list li', { hasText: 'Yealink' }).count()).toBe(0); // the old registration is gone
       expect((await desk.register()).status).toBe(403);
       const renewed = await TestPhone.start({ user: 'alice', password: 'fresh-device-pass-1', domain: '127.0.0.1', server: { address: '127.0.0.1', port } });
       expect((await renewed.register()).status).toBe(200);
