@@ -244,6 +244,55 @@ const oidcProviders: Parser<OidcProviderSetting[]> = {
   },
 };
 
+const httpUrl: Parser<string> = {
+  expected: 'an absolute http(s) URL such as https://login.salesforce.com',
+  parse(raw, key) {
+    try {
+      const u = new URL(raw.trim());
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+      return u.origin + u.pathname.replace(/\/$/, '');
+    } catch {
+      throw new ConfigError(key, raw, httpUrl.expected);
+    }
+  },
+};
+
+const apiVersion: Parser<string> = {
+  expected: 'a Salesforce API version such as 62.0',
+  parse(raw, key) {
+    const m = /^v?(\d{2,3}\.\d)$/.exec(raw.trim());
+    if (!m) throw new ConfigError(key, raw, apiVersion.expected);
+    return m[1]!;
+  },
+};
+
+/** A JSON object of Ringside email → Salesforce username, email or User Id. */
+const userMap: Parser<Record<string, string>> = {
+  expected: 'a JSON object {"ringside email": "Salesforce username, email or User Id"}',
+  parse(raw, key) {
+    if (raw.trim() === '') return {};
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw new ConfigError(key, raw, userMap.expected);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.values(value).every((v) => typeof v === 'string' && v !== '')) {
+      throw new ConfigError(key, raw, userMap.expected);
+    }
+    return Object.fromEntries(Object.entries(value as Record<string, string>).map(([k, v]) => [k.trim().toLowerCase(), v.trim()]));
+  },
+};
+
+const customField: Parser<string | undefined> = {
+  expected: 'a custom field API name such as Ringside_Call_Id__c (empty: check by CallObject)',
+  parse(raw, key) {
+    if (raw.trim() === '') return undefined;
+    if (!/^[A-Za-z][A-Za-z0-9_]*__c$/.test(raw.trim())) throw new ConfigError(key, raw, customField.expected);
+    return raw.trim();
+  },
+};
+
 const logLevel = oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent');
 
 interface OptionSpec<T> {
@@ -311,6 +360,18 @@ export const OPTIONS = {
   ACTIVITY_RETRY_BASE_MS: option(integer(10, 3_600_000), 1000, 'First retry delay of an activity the CRM refused; doubled per attempt.'),
   ACTIVITY_RETRY_MAX_MS: option(integer(100, 86_400_000), 300_000, 'Longest delay between delivery attempts of an activity.'),
   MEDIA_TIMEOUT_S: option(integer(5, 3600), 30, 'A relayed call whose media stopped this long is hung up.'),
+  CRM: option(oneOf('builtin', 'salesforce'), 'builtin', 'The CRM calls are matched in and logged to: builtin or salesforce (docs/salesforce.md).'),
+  SALESFORCE_LOGIN_URL: option(httpUrl, 'https://login.salesforce.com', 'Salesforce login URL (https://test.salesforce.com for a sandbox, or the My Domain URL).'),
+  SALESFORCE_CLIENT_ID: option(optionalString, undefined, "Consumer key of Ringside's connected app (with CRM=salesforce)."),
+  SALESFORCE_USERNAME: option(optionalString, undefined, 'Username of the Salesforce integration user Ringside signs in as (JWT bearer flow).'),
+  SALESFORCE_PRIVATE_KEY_FILE: option(optionalString, undefined, "PEM file of the private key whose certificate is uploaded to the connected app."),
+  SALESFORCE_API_VERSION: option(apiVersion, '62.0', 'Salesforce REST API version.'),
+  SALESFORCE_SYNC_INTERVAL_S: option(integer(5, 86_400), 60, 'Seconds between fetches of what changed in Salesforce (the local phone-index mirror).'),
+  SALESFORCE_API_RESERVE_PCT: option(integer(0, 90), 10, 'Under this % of the daily API allocation left, Ringside batches harder and polls less.'),
+  SALESFORCE_USER_MATCH: option(oneOf('email', 'username', 'none'), 'email', "How a Ringside user's email finds their Salesforce user (the activities' owner): email, username, or none (integration user)."),
+  SALESFORCE_USER_MAP: option(userMap, {} as Record<string, string>, 'Exceptions as JSON: {"ringside email": "Salesforce username, email or User Id"}.', '{}'),
+  SALESFORCE_EXTERNAL_ID_FIELD: option(customField, 'Ringside_Call_Id__c' as string | undefined, 'Task/Event external-ID field for exactly-once logging; empty: check by CallObject.'),
+  SALESFORCE_BATCH_WINDOW_MS: option(integer(0, 60_000), 2000, 'How long finished calls wait to travel to Salesforce together in one request.'),
   SMTP_URL: option(smtpUrl, undefined, 'Mail server for invitations; without it, mails are written as .eml files under DATA_DIR/mail.', '(files)'),
   MAIL_FROM: option(optionalString, undefined, 'Sender of invitation mails.', 'Ringside <no-reply@host of BASE_URL>'),
   INVITE_EARLY_JOIN_MINUTES: option(integer(0, 240), 10, 'How many minutes before its start an invitation link lets the guest in.'),
@@ -321,6 +382,7 @@ export const OPTIONS = {
   OIDC_CLIENT_SECRET: option(optionalString, undefined, "Ringside's client secret at OIDC_ISSUER."),
   OIDC_ALLOWED_DOMAINS: option(domains, [] as string[], 'Email domains that may sign in through OIDC_ISSUER (comma-separated; * for any); required with it.', '(none)'),
   OIDC_NAME: option(string, 'SSO', 'Name of the provider on the login page: "Sign in with OIDC_NAME".'),
+  OIDC_TRUST_EMAIL: option(boolean, false, 'Take the email OIDC_ISSUER gives as verified although it sends no email_verified (Entra ID without xms_edov).'),
   OIDC_GROUP_ROLES: option(groupRoles, {} as Record<string, 'admin' | 'user'>, 'Groups (ID-token claim "groups") mapped to roles, such as ringside-admins=admin.', '(none)'),
   OIDC_PROVIDERS: option(oidcProviders, [] as OidcProviderSetting[], 'More OpenID Connect providers as JSON (better in the config file), see docs/sso.md.', '[]'),
   PASSWORD_LOGIN: option(boolean, true, 'Users may sign in with email and password (false: single sign-on only).'),
@@ -403,6 +465,11 @@ export function loadConfig({ env = process.env, argv = [], cwd = process.cwd() }
   if (config.SIP_MIN_EXPIRES > config.SIP_MAX_EXPIRES) {
     throw new ConfigError('SIP_MIN_EXPIRES', String(config.SIP_MIN_EXPIRES), `at most SIP_MAX_EXPIRES (${config.SIP_MAX_EXPIRES})`);
   }
+  if (config.CRM === 'salesforce') {
+    for (const key of ['SALESFORCE_CLIENT_ID', 'SALESFORCE_USERNAME', 'SALESFORCE_PRIVATE_KEY_FILE'] as const) {
+      if (!config[key]) throw new ConfigError(key, '', 'a value, because CRM=salesforce (docs/salesforce.md)');
+    }
+  }
   if (config.TURN_URLS.length > 0 && !config.TURN_SECRET) throw new ConfigError('TURN_SECRET', '', 'the TURN REST-API secret, because TURN_URLS is set');
   if (config.MEDIA_RELAY === 'rtpengine' && !config.RTPENGINE_NG) throw new ConfigError('RTPENGINE_NG', '', "rtpengine's ng address, because MEDIA_RELAY=rtpengine");
   if (config.MEDIA_PORT_MIN >= config.MEDIA_PORT_MAX) throw new ConfigError('MEDIA_PORT_MIN', String(config.MEDIA_PORT_MIN), `below MEDIA_PORT_MAX (${config.MEDIA_PORT_MAX})`);
@@ -428,6 +495,7 @@ function oidcProvidersOf(config: Config): OidcProviderConfig[] {
         ...(config.OIDC_CLIENT_SECRET ? { client_secret: config.OIDC_CLIENT_SECRET } : {}),
         allowed_domains: config.OIDC_ALLOWED_DOMAINS,
         group_roles: config.OIDC_GROUP_ROLES,
+        trust_email: config.OIDC_TRUST_EMAIL,
       }),
     );
   }
