@@ -26,7 +26,8 @@ export const OidcProviderSetting = Type.Object(
     scopes: Type.Optional(Type.String({ minLength: 6, maxLength: 500 })),
     /**
      * Treat the email claim as verified although the provider sends no `email_verified` (Entra ID
-     * never does). Only for a provider whose users cannot choose their own email address.
+     * never does; prefer its optional claim `xms_edov`). Only for a provider whose users cannot
+     * choose their own email address.
      */
     trust_email: Type.Optional(Type.Boolean()),
   },

@@ -43,7 +43,8 @@ export class SsoAccounts {
     if (!provider.allowedDomains.includes('*') && !provider.allowedDomains.includes(domain)) {
       throw new SsoError(403, 'domain_not_allowed', `Accounts of ${domain} cannot sign in to Ringside with ${provider.name}. Sign in with your work account.`);
     }
-    const verified = claims.email_verified === true || claims.email_verified === 'true' || provider.trustEmail;
+    // Entra ID sends no email_verified; its optional claim xms_edov says the domain's owner verified it.
+    const verified = claims.email_verified === true || claims.email_verified === 'true' || claims.xms_edov === true || claims.xms_edov === 'true' || provider.trustEmail;
     if (!verified) {
       throw new SsoError(403, 'email_not_verified', `${provider.name} has not verified your email address, so Ringside cannot sign you in with it. Verify it there and try again.`);
     }
