@@ -2,14 +2,17 @@
  * The Salesforce adapter against the local stand-in, on both storage engines: the mirror's initial
  * sync (paged, resumable) and incremental sync, caller lookup without API calls, SOSL for a miss,
  * Add contact (found at once, no duplicate after the search-index lag, duplicate rule), token
- * refresh, and settings that cannot work.
+ * refresh, and settings that cannot work; call logs through the durable outbox: exactly one Task
+ * with the call-center fields, and none lost or doubled across REQUEST_LIMIT_EXCEEDED and 5xx.
  */
 import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { makeAppKeys, SalesforceStandIn, type AppKeys } from '../../../test/support/salesforce/index.ts';
 import { dropPgSchema, ENGINES, freshPgSchema, TEST_DATABASE_URL } from '../../../test/support/engines.ts';
+import { ActivityOutbox, enqueue } from '../../activity/index.ts';
 import { PhoneNumbers } from '../../phone/index.ts';
 import { Store } from '../../store/index.ts';
+import type { CallLog } from '../port.ts';
 import { SalesforceCrm, type SalesforceSettings } from './adapter.ts';
 
 const INTEGRATION = 'ringside-integration@acme.example';
@@ -223,6 +226,118 @@ describe.each(ENGINES)('Salesforce adapter on %s', (engine) => {
     const searches = org.requests.length;
     await expect(crm.client!.request('GET', '/limits')).rejects.toThrow(/401/);
     expect(org.requests.slice(searches).filter((r) => r.api).length).toBe(2);
+  });
+
+  function callLog(i: number, over: Partial<CallLog> = {}): CallLog {
+    const started = new Date(Date.UTC(2026, 10, 25, 14, 3, i));
+    return {
+      key: `call:c-${i}:u-alice`,
+      userId: 'u-alice',
+      direction: 'inbound',
+      counterpart: { number: '+14155550134', display: '+14155550134' },
+      record: null,
+      startedAt: started.toISOString(),
+      answeredAt: new Date(started.getTime() + 4000).toISOString(),
+      endedAt: new Date(started.getTime() + 191_000).toISOString(),
+      durationS: 187,
+      disposition: 'answered',
+      answeredDevice: 'Chrome on Linux',
+      answeredElsewhereBy: null,
+      quality: { mos: 4.3, jitterMs: 3, lossPct: 0, rttMs: 21 },
+      notes: 'Wants a quote',
+      ...over,
+    };
+  }
+
+  /** An outbox on the adapter, on the stand-in's clock (which the test moves: backoff and the API pause follow it). */
+  function outboxFor(crm: SalesforceCrm, clock: () => number): ActivityOutbox {
+    const outbox = new ActivityOutbox({ store, crm, log, clock, pollMs: 3_600_000, baseBackoffMs: 1000, maxBackoffMs: 60_000 });
+    return outbox;
+  }
+
+  async function put(logs: CallLog[], now: string) {
+    await store.db.transaction().execute((trx) => enqueue(trx, logs.map((l) => ({ key: l.key, userId: l.userId, item: { kind: 'call' as const, log: l } })), now));
+  }
+
+  it('logs a call as exactly one completed call Task on the matched contact, however often it is delivered', async () => {
+    const { acme, jane } = seedOrg(5);
+    org.addUser('alice@ringside.example', 'alice@ringside.example', 'Alice Agent');
+    const crm = new SalesforceCrm({ store, phones, settings: settings(), log, userEmail: async (id) => (id === 'u-alice' ? 'alice@ringside.example' : undefined), pageSize: 200, clock: () => org.now() });
+    adapters.push(crm);
+    await crm.start();
+    await crm.syncNow();
+    const outbox = outboxFor(crm, () => org.now());
+    const log1 = callLog(1, { record: { type: 'contact', id: jane } });
+    await put([log1], new Date(org.now()).toISOString());
+    await outbox.drain();
+    expect(await outbox.undelivered()).toEqual([]);
+    const tasks = org.list('Task');
+    expect(tasks).toHaveLength(1);
+    expect(tasks[0]).toMatchObject({
+      TaskSubtype: 'Call',
+      Type: 'Call',
+      CallType: 'Inbound',
+      CallDurationInSeconds: 187,
+      CallDisposition: 'Answered',
+      CallObject: 'call:c-1:u-alice',
+      Ringside_Call_Id__c: 'call:c-1:u-alice',
+      WhoId: jane,
+      WhatId: acme,
+      OwnerId: org.userId('alice@ringside.example'),
+      Status: 'Completed',
+      ActivityDate: '2026-11-25',
+      Subject: 'Inbound call from Jane Doe (+1 415 555 0134)',
+    });
+    expect(String(tasks[0]!.Description)).toMatch(/^Wants a quote\n[\s\S]*Call quality: MOS 4.3, jitter 3 ms, loss 0 %, round trip 21 ms/);
+    // The answer was lost after Salesforce saved the Task (a 503 after the write): delivered again, still one Task.
+    const log2 = callLog(2, { direction: 'outbound', disposition: 'no-answer', durationS: 0, answeredAt: null, record: { type: 'contact', id: jane } });
+    org.failNext(1, { kind: 'status', status: 503, errorCode: 'SERVER_UNAVAILABLE', message: 'Service temporarily unavailable', after: true }, (m, p) => p.startsWith('/composite/'));
+    await put([log2], new Date(org.now()).toISOString());
+    await outbox.drain();
+    expect(org.list('Task')).toHaveLength(2); // saved, but Ringside does not know
+    org.advance(5);
+    await outbox.drain();
+    const byKey = org.list('Task').filter((t) => t.CallObject === 'call:c-2:u-alice');
+    expect(byKey).toHaveLength(1);
+    expect(byKey[0]).toMatchObject({ CallType: 'Outbound', CallDisposition: 'No answer', CallDurationInSeconds: 0, TaskSubtype: 'Call', Status: 'Completed' });
+    expect(await outbox.undelivered()).toEqual([]);
+    await outbox.close();
+  });
+
+  it('holds the call logs while the daily API limit is exceeded and delivers every one later, none twice', async () => {
+    seedOrg(5);
+    const crm = new SalesforceCrm({ store, phones, settings: settings(), log, userEmail: async () => undefined, pageSize: 200, clock: () => org.now(), limitPauseMs: 60_000 });
+    adapters.push(crm);
+    await crm.start();
+    await crm.syncNow();
+    const outbox = outboxFor(crm, () => org.now());
+    // The org's allocation runs out: 40 calls end over the next hours.
+    org.setUsage(100_000, 100_000);
+    const logs = Array.from({ length: 40 }, (_, i) => callLog(i));
+    for (let round = 0; round < 4; round++) {
+      await put(logs.slice(round * 10, round * 10 + 10), new Date(org.now()).toISOString());
+      await outbox.drain();
+      org.advance(61);
+      await outbox.drain();
+    }
+    expect(org.list('Task')).toHaveLength(0);
+    expect((await outbox.undelivered()).length).toBe(40);
+    expect(org.requests.filter((r) => r.status === 403).length).toBeGreaterThan(0);
+    // While paused, Ringside does not hammer the org: far fewer refused requests than deliveries tried.
+    expect(org.requests.filter((r) => r.status === 403).length).toBeLessThanOrEqual(8);
+    expect((await crm.health()).api.limitedUntil).not.toBeNull();
+    // The rolling 24 hours move on: the allocation is back.
+    org.setUsage(0, 100_000);
+    org.advance(120);
+    await outbox.drain();
+    const tasks = org.list('Task');
+    expect(tasks).toHaveLength(40);
+    expect(new Set(tasks.map((t) => t.CallObject)).size).toBe(40);
+    expect(await outbox.undelivered()).toEqual([]);
+    // Batched: the 40 logs went in one or two requests, not forty.
+    const writes = org.requests.filter((r) => r.path.includes('/composite/sobjects') && r.status === 200);
+    expect(writes.length).toBeLessThanOrEqual(2);
+    await outbox.close();
   });
 
   it('reports settings that cannot work instead of failing on the first call', async () => {
