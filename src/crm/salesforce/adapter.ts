@@ -15,6 +15,7 @@
  * - Nothing here throws at start: a bad or unreachable setting is kept as `problem` (logged, and
  *   shown on /readyz) and retried.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import type { PhoneNumbers } from '../../phone/index.ts';
@@ -553,7 +554,7 @@ export class SalesforceCrm implements CrmPort {
     if (field) {
       try {
         const res = await client.request<unknown>('PATCH', `/composite/sobjects/Task/${field}`, {
-          body: { allOrNone: false, records: items.map((i) => ({ attributes: { type: 'Task' }, [field]: i.key, ...i.fields })) },
+          body: { allOrNone: false, records: items.map((i) => ({ attributes: { type: 'Task' }, [field]: externalIdValue(i.key), ...i.fields })) },
         });
         return collectionResults(res.body, items.length);
       } catch (err) {
@@ -602,7 +603,7 @@ export class SalesforceCrm implements CrmPort {
     const client = this.api();
     let id: string;
     if (this.externalIdField) {
-      const res = await client.request<{ id?: unknown }>('PATCH', `/sobjects/Event/${this.externalIdField}/${encodeURIComponent(inv.key)}`, { body: fields });
+      const res = await client.request<{ id?: unknown }>('PATCH', `/sobjects/Event/${this.externalIdField}/${encodeURIComponent(externalIdValue(inv.key))}`, { body: fields });
       if (typeof res.body?.id !== 'string') throw new Error('Salesforce upserted the event without returning its id');
       id = res.body.id;
     } else if (row) {
@@ -631,6 +632,16 @@ export class SalesforceCrm implements CrmPort {
       .execute();
     return { ref: id };
   }
+}
+
+/**
+ * The external-ID value of an activity key. The setup guide's field is Text(64) (contract §5.2);
+ * a call's key (`call:<call uuid>:<user uuid>`, 78 characters) does not fit, so a longer key is
+ * replaced by a digest of it — the same key always gives the same value. `CallObject` keeps the
+ * key itself.
+ */
+export function externalIdValue(key: string): string {
+  return key.length <= 64 ? key : `rs-${createHash('sha256').update(key).digest('base64url')}`;
 }
 
 /** sObject Collections results (contract §6.2): one per record, in order; anything else is a failed batch. */
