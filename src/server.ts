@@ -11,10 +11,12 @@ import { ActivityOutbox } from './activity/index.ts';
 import { AppServer } from './appserver/index.ts';
 import { CallDesk } from './calls/index.ts';
 import { InvitationService } from './invitations/index.ts';
+import { createMediaRelay } from './media/index.ts';
 import { createMailer, type Mailer } from './mail/index.ts';
 import { SipGateway } from './gateway/index.ts';
 import { isLoopbackHost, type Config } from './config/index.ts';
-import { BuiltinCrm } from './crm/index.ts';
+import { BuiltinCrm, type CrmPort } from './crm/index.ts';
+import { addSalesforceReadiness, createSalesforceCrm, type SalesforceCrm } from './crm/salesforce/index.ts';
 import { seedDemo, type SeedResult } from './demo/seed.ts';
 import { PhoneIndex, PhoneNumbers } from './phone/index.ts';
 import { SingleSignOn } from './sso/index.ts';
@@ -48,6 +50,14 @@ export class Ringside {
     private readonly timers: NodeJS.Timeout[],
   ) {}
 
+  /** The Salesforce adapter, with CRM=salesforce. */
+  salesforce: SalesforceCrm | undefined;
+
+  /** The CRM behind the port (calls, activities, invitations): Salesforce, or the built-in CRM. */
+  get crmPort(): CrmPort {
+    return this.salesforce ?? this.crm;
+  }
+
   /** Base URL the HTTP server actually listens on (PORT=0 picks a free port). */
   get url(): string {
     const address = this.http.server.address() as AddressInfo;
@@ -71,6 +81,10 @@ export class Ringside {
       const phones = new PhoneNumbers({ defaultRegion: config.PHONE_DEFAULT_REGION, matchDigits: config.PHONE_MATCH_DIGITS });
       const phoneIndex = new PhoneIndex(phones);
       const crm = new BuiltinCrm({ store, phoneIndex, baseUrl: config.publicUrl, clock });
+      // CRM=salesforce: calls are matched in and logged to Salesforce (a bad setting shows on /readyz).
+      const salesforce = config.CRM === 'salesforce' ? createSalesforceCrm(config, { store, phones, logger, clock }) : undefined;
+      await salesforce?.start();
+      const crmPort: CrmPort = salesforce ?? crm;
       const users = new UserDirectory(store, clock);
       const sessions = new SessionStore(store, { idleMinutes: config.SESSION_IDLE_MINUTES, maxHours: config.SESSION_MAX_HOURS, clock });
       const throttle = new LoginThrottle({
@@ -93,7 +107,16 @@ export class Ringside {
       }
 
       const metrics = createMetrics(() => store.poolStats(), store.engine);
-      const sip = await AppServer.start({ config, store, log: logger.child({ role: 'sip' }), secret: await store.serverSecret(), clock });
+      // Browsers (WebRTC) and SIP phones (RTP) meet in the media relay; the app server closes it.
+      const relay = createMediaRelay({
+        kind: config.MEDIA_RELAY,
+        ...(config.RTPENGINE_NG ? { rtpengineNg: config.RTPENGINE_NG } : {}),
+        bindAddress: config.MEDIA_BIND_ADDRESS,
+        portMin: config.MEDIA_PORT_MIN,
+        portMax: config.MEDIA_PORT_MAX,
+        mediaTimeoutMs: config.MEDIA_TIMEOUT_S * 1000,
+      });
+      const sip = await AppServer.start({ config, store, log: logger.child({ role: 'sip' }), secret: await store.serverSecret(), relay, clock });
 
       registerSipMetrics(metrics, sip);
       // Finished calls reach the CRM through the outbox: woken as soon as the recorder wrote them.
@@ -101,7 +124,7 @@ export class Ringside {
       const mailer = createMailer({ smtpUrl: config.SMTP_URL, mailDir: path.join(config.dataDir, 'mail') });
       const outbox = new ActivityOutbox({
         store,
-        crm,
+        crm: crmPort,
         mailer,
         log: logger.child({ role: 'activity' }),
         clock,
@@ -113,11 +136,11 @@ export class Ringside {
       });
       outbox.start();
       registerOutboxMetrics(metrics, outbox, store);
-      const calls = new CallDesk({ store, crm, sip, display: (n) => phones.display(n), log: logger.child({ role: 'calls' }), clock });
+      const calls = new CallDesk({ store, crm: crmPort, sip, display: (n) => phones.display(n), log: logger.child({ role: 'calls' }), clock });
       const secret = await store.serverSecret();
       const invitations = new InvitationService({
         store,
-        crm,
+        crm: crmPort,
         outbox,
         secret,
         publicUrl: () => config.publicUrl,
@@ -140,11 +163,13 @@ export class Ringside {
       });
       const sso = new SingleSignOn({ store, users, sessions, providers: config.oidcProviders, secret, clock });
       const http = await createWebServer({ config, store, crm, users, sessions, throttle, phones, metrics, logger, sip, gateway, calls, outbox, invitations, mailer, sso });
+      if (salesforce) addSalesforceReadiness(http, salesforce);
       try {
         await http.listen({ host: config.HOST, port: config.PORT });
       } catch (err) {
         await sip.close();
         await outbox.close();
+        await salesforce?.stop();
         mailer.close();
         throw err;
       }
@@ -157,6 +182,7 @@ export class Ringside {
         // Sessions that expired (or were revoked on another node) lose their SIP WebSockets within a minute.
         setInterval(() => void gateway.closeEndedSessions().catch((err: unknown) => logger.warn({ err }, 'session sweep failed')), 60_000).unref(),
       ]);
+      ringside.salesforce = salesforce;
       if (!config.tls && !isLoopbackHost(config.HOST)) {
         logger.warn(
           `listening on ${config.HOST} without TLS: browsers allow microphones only on localhost or HTTPS, and passwords cross the network in clear. Set TLS_CERT and TLS_KEY, or put Ringside behind an HTTPS proxy.`,
@@ -174,6 +200,7 @@ export class Ringside {
     for (const t of this.timers) clearInterval(t);
     await this.sip.close();
     await this.outbox.close();
+    await this.salesforce?.stop();
     this.mailer.close();
     await this.http.close();
     await this.store.close();

@@ -53,7 +53,7 @@ export interface AppServerDeps {
   log: AppServerLog;
   /** Shared secret for digest nonces (any node can check another's). */
   secret: string;
-  /** Bridges browsers and plain SIP phones; without one, such calls get 488. */
+  /** Bridges browsers and plain SIP phones; without one, their SDP passes through unchanged. Closed with the app server. */
   relay?: MediaRelay;
   clock?: () => number;
 }
@@ -550,6 +550,7 @@ export class AppServer implements TransactionUser {
     for (const call of [...this.calls.values()]) call.shutdown();
     await this.recorder.close();
     await this.endpoint.close();
+    await this.deps.relay?.close();
   }
 }
 

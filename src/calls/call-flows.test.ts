@@ -8,6 +8,7 @@ import { Baresip } from '../../test/support/baresip.ts';
 import { HttpClient, startServer, type TestServer } from '../../test/support/server.ts';
 import { TestPhone } from '../../test/support/sip-phone.ts';
 import { waitFor } from '../../test/support/wait.ts';
+import { WeriftPeer } from '../../test/support/werift-peer.ts';
 import { WsSipClient } from '../../test/support/ws-sip-client.ts';
 import { Dialog, SipRequest, parseUri } from '../sip/index.ts';
 import type { ScreenPopMessage } from './index.ts';
@@ -59,9 +60,12 @@ describe('call flows with the built-in CRM', () => {
     expect(pop.call_id).toBe(invite.header('X-Ringside-Call'));
     expect(pop.matches[0]).toMatchObject({ type: 'contact', id: jane.id, name: 'Jane Doe', title: 'VP Sales', account: 'Acme Corp', url: expect.stringContaining(`/contacts/${jane.id}`) });
     expect(pop.matches[0]!.last_activity?.subject).toBeTruthy();
-    ws.respond(invite, 200, { toTag: 'w1', sdp: Buffer.from('v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n') });
+    // The test caller speaks RTP; the relay offers the browser WebRTC, which a real peer answers.
+    const peer = new WeriftPeer();
+    ws.respond(invite, 200, { toTag: 'w1', sdp: Buffer.from(await peer.answer(invite.body.toString())) });
     const bye = await ws.nextRequest('BYE'); // the test caller hangs up after 1 s
     ws.respond(bye, 200);
+    await peer.close();
     await test;
     const hungUp = Date.now();
     const logged = await waitFor(async () => (await callActivities('contact', jane.id))[0], { timeoutMs: 2000, what: 'the activity on Jane' });

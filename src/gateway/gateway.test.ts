@@ -101,8 +101,12 @@ describe('gateway: SIP over WebSocket bound to the web session', () => {
     const bob = await TestPhone.start({ user: 'bob', password: 'ringside-demo', domain: '127.0.0.1', server: { address: '127.0.0.1', port: server.ringside.sip.ports.udp! } });
     const call = bob.call('alice');
     const invite = await browser.nextRequest('INVITE');
-    browser.respond(invite, 200, { toTag: 'b1', sdp: Buffer.from('v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n') });
+    // The phone's RTP offer reaches the browser through the relay, as WebRTC; a real peer answers it.
+    const { WeriftPeer } = await import('../../test/support/werift-peer.ts');
+    const peer = new WeriftPeer();
+    browser.respond(invite, 200, { toTag: 'b1', sdp: Buffer.from(await peer.answer(invite.body.toString())) });
     expect((await call).status).toBe(200);
+    await peer.close();
     browser.ws.terminate(); // no BYE: the tab crashed, the network went
     await bob.nextRequest('BYE');
     await bob.close();

@@ -8,6 +8,7 @@ import { newTag, parseUri, SipRequest, type SipResponse } from '../sip/index.ts'
 import { HttpClient, startServer, type TestServer } from '../../test/support/server.ts';
 import { TestPhone } from '../../test/support/sip-phone.ts';
 import { waitFor } from '../../test/support/wait.ts';
+import { WeriftPeer } from '../../test/support/werift-peer.ts';
 import { WsSipClient } from '../../test/support/ws-sip-client.ts';
 
 const HOUR = 3_600_000;
@@ -17,7 +18,7 @@ const VIDEO_OFFER = Buffer.from(
     'm=video 40102 RTP/AVP 96\r\na=rtpmap:96 VP8/90000\r\na=sendrecv\r\n',
 );
 
-function invite(ws: WsSipClient, target: string, callId = `${newTag()}@guest`): Promise<SipResponse> {
+function invite(ws: WsSipClient, target: string, callId = `${newTag()}@guest`, offer: Buffer = VIDEO_OFFER): Promise<SipResponse> {
   const tag = newTag();
   return ws.request((cseq) => {
     const r = new SipRequest('INVITE', parseUri(`sip:${target}@127.0.0.1`));
@@ -28,7 +29,7 @@ function invite(ws: WsSipClient, target: string, callId = `${newTag()}@guest`): 
     r.setHeader('Contact', ws.contact);
     r.setHeader('Max-Forwards', '70');
     r.setHeader('Content-Type', 'application/sdp');
-    r.body = VIDEO_OFFER;
+    r.body = offer;
     return r;
   });
 }
@@ -62,19 +63,24 @@ describe('a guest from an invitation link', () => {
   const connect = (name = 'Jane D.') => WsSipClient.connect(`${wsUrl}?invite=${token}&name=${encodeURIComponent(name)}`, { user: 'guest', password: 'none', domain: '127.0.0.1' });
 
   it('rings every device of the host; the answered call is a video call on the invited contact', async () => {
+    const peers: WeriftPeer[] = [];
     const desk = await TestPhone.start({ user: 'alice', password: 'ringside-demo', domain: '127.0.0.1', server: { address: '127.0.0.1', port: server.ringside.sip.ports.udp! }, answer: 'manual' });
     const widget = await WsSipClient.connect(wsUrl, { user: 'alice', password: 'unused', domain: '127.0.0.1', headers: { cookie: `rs_session=${alice.cookie('rs_session')}` } });
     try {
       expect((await desk.register()).status).toBe(200);
       expect((await widget.register()).status).toBe(200);
       const guest = await connect();
-      const answered = invite(guest, 'alice');
+      // Both browsers are real WebRTC peers (werift); the desk phone is reached through the relay.
+      const guestPeer = new WeriftPeer({ video: true });
+      const widgetPeer = new WeriftPeer();
+      peers.push(guestPeer, widgetPeer);
+      const answered = invite(guest, 'alice', undefined, Buffer.from(await guestPeer.createOffer()));
       const atWidget = await widget.nextRequest('INVITE');
       const atDesk = await desk.nextRequest('INVITE');
       expect(atDesk.from.displayName).toBe('Jane D.');
       // The desk phone cannot do video: it is offered what it can take (audio), the widget gets video.
       expect(atWidget.body.toString()).toMatch(/m=video [1-9]/);
-      widget.respond(atWidget, 200, { toTag: 'w1', sdp: Buffer.from(VIDEO_OFFER.toString().replace('127.0.0.1', '127.0.0.1')) });
+      widget.respond(atWidget, 200, { toTag: 'w1', sdp: Buffer.from(await widgetPeer.answer(atWidget.body.toString())) });
       const response = await answered;
       expect(response.status).toBe(200);
       await desk.nextRequest('CANCEL');
@@ -88,6 +94,7 @@ describe('a guest from an invitation link', () => {
       expect(activity.direction).toBe('inbound');
       expect(activity.disposition).toBe('answered');
     } finally {
+      for (const p of peers.splice(0)) await p.close();
       await widget.close();
       await desk.close();
     }

@@ -121,18 +121,16 @@ export class WsSipClient extends EventEmitter {
   }
 
   async nextRequest(method: string): Promise<SipRequest> {
-    const found = this.received.find((r) => r.method === method);
-    if (found) {
-      this.received.splice(this.received.indexOf(found), 1);
-      return found;
-    }
     const signal = AbortSignal.timeout(5000);
     for (;;) {
-      const [request] = (await once(this, 'request', { signal })) as [SipRequest];
-      if (request.method === method) {
-        this.received.splice(this.received.indexOf(request), 1);
-        return request;
+      // Look in what has arrived first: several requests can arrive in one tick (the screen pop's
+      // MESSAGE right before the INVITE), and `once` hears only the first of them.
+      const found = this.received.find((r) => r.method === method);
+      if (found) {
+        this.received.splice(this.received.indexOf(found), 1);
+        return found;
       }
+      await once(this, 'request', { signal });
     }
   }
 

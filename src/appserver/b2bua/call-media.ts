@@ -5,7 +5,7 @@
  * offer and answer through it: once per call for the caller's offer, once for the answering
  * device, and again for every re-INVITE.
  */
-import type { MediaProfile, MediaRelay } from '../../media/types.ts';
+import type { MediaProfile, MediaRelay } from '../../media/index.ts';
 
 /** What an SDP speaks: WebRTC (DTLS-SRTP/AVPF, ICE) or plain RTP/AVP. Undefined without media. */
 export function sdpProfile(sdp: Buffer | string | undefined): MediaProfile | undefined {
