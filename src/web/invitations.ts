@@ -238,6 +238,13 @@ export async function invitationRoutes(app: FastifyInstance, { deps }: { deps: W
   await app.register(async (guest) => {
     // Guessing links is pointless (128-bit MACs), but a flood of lookups is still refused early.
     await guest.register(fastifyRateLimit, { max: 60, timeWindow: '1 minute' });
+    // The guest's page runs only our script (its config is JSON, never executed) and is never framed.
+    guest.addHook('onSend', async (_request, reply) => {
+      if (!String(reply.getHeader('content-type') ?? '').startsWith('text/html')) return;
+      reply.header('cache-control', 'no-store');
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self' ws: wss:; media-src 'self' blob:; frame-ancestors 'none'");
+    });
     guest.get('/join/:token', async (request, reply) => {
       const token = (request.params as { token: string }).token;
       const found = await invitations.join(token);
@@ -257,6 +264,8 @@ export async function invitationRoutes(app: FastifyInstance, { deps }: { deps: W
       }
       const config = {
         state: found.state,
+        // The server's clock, which decides when the link opens: the page counts down by it.
+        now: new Date(invitations.now()).toISOString(),
         opens_at: new Date(found.opensAt).toISOString(),
         starts_at: inv.starts_at,
         ends_at: inv.ends_at,
@@ -276,7 +285,7 @@ export async function invitationRoutes(app: FastifyInstance, { deps }: { deps: W
             html`<h1>${inv.subject}</h1>
               <p>with ${found.host.name}</p>
               <p class="guest-when"><time datetime="${inv.starts_at}">${when}</time></p>
-              <p class="guest-countdown" data-opens-at="${config.opens_at}" aria-live="polite">You can join from ${formatDateTime(config.opens_at, inv.time_zone)}. This page opens the call then.</p>
+              <p class="guest-countdown" data-opens-at="${config.opens_at}">You can join from ${formatDateTime(config.opens_at, inv.time_zone)}. This page opens the call then.</p>
               <script type="application/json" id="guest-config">${jsonForScript(config)}</script>`,
             { refreshS: Math.min(remainingS, 3600) },
           ),
@@ -288,20 +297,24 @@ export async function invitationRoutes(app: FastifyInstance, { deps }: { deps: W
           inv.subject,
           html`<h1>${inv.subject}</h1>
             <p>with ${found.host.name} · <time datetime="${inv.starts_at}">${when}</time></p>
-            <form class="guest-join" id="guest-join">
+            <form class="guest-join" id="guest-join" novalidate>
               <div class="field"><label for="guest-name">Your name</label><input id="guest-name" name="name" value="${inv.guest_name ?? ''}" maxlength="100" autocomplete="name" required></div>
               <div class="guest-preview"><video id="guest-preview" autoplay muted playsinline aria-label="Your camera"></video></div>
-              <div class="field"><label for="guest-camera">Camera</label><select id="guest-camera"></select></div>
-              <div class="field"><label for="guest-microphone">Microphone</label><select id="guest-microphone"></select></div>
+              <div class="guest-devices">
+                <div class="field"><label for="guest-camera">Camera</label><select id="guest-camera"></select></div>
+                <div class="field"><label for="guest-microphone">Microphone</label><select id="guest-microphone"></select></div>
+              </div>
               <p id="guest-message" class="guest-message" role="alert" hidden></p>
-              <button type="submit" id="guest-join-button">Join call</button>
+              <button type="submit" id="guest-join-button" class="primary">Join call</button>
             </form>
             <section id="guest-call" class="guest-call" hidden aria-label="Call">
               <video id="guest-remote" autoplay playsinline aria-label="${found.host.name}"></video>
               <p id="guest-status" aria-live="polite"></p>
-              <button type="button" id="guest-mute">Mute</button>
-              <button type="button" id="guest-video">Video off</button>
-              <button type="button" id="guest-hangup">Hang up</button>
+              <div class="guest-controls">
+                <button type="button" id="guest-mute" aria-pressed="false">Mute</button>
+                <button type="button" id="guest-video" aria-pressed="false">Video off</button>
+                <button type="button" id="guest-hangup" class="danger">Hang up</button>
+              </div>
             </section>
             <script type="application/json" id="guest-config">${jsonForScript(config)}</script>`,
         ),

@@ -7,6 +7,7 @@ import './styles/softphone.css';
 import '@hotwired/turbo';
 import { installCrmActions } from './crm/actions.ts';
 import { installTurboGlue } from './crm/turbo.ts';
+import './invite/index.ts';
 import { Widget } from './widget.ts';
 
 const widget = new Widget();

@@ -1,0 +1,5 @@
+/** Video invitations in the signed-in pages: the ✉ buttons open the invite dialog. */
+import '../styles/invite.css';
+import { installInviteDialog } from './dialog.ts';
+
+installInviteDialog();
