@@ -5,7 +5,7 @@
  *
  * Nothing here retries: mail goes through the durable outbox, which calls `send` until it succeeds.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer, { type SendMailOptions, type Transporter } from 'nodemailer';
 
@@ -101,7 +101,9 @@ class FileMailer implements Mailer {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     const safeId = info.messageId.replace(/[^A-Za-z0-9@.-]/g, '');
     const file = path.join(this.dir, `${stamp}-${safeId}.eml`);
-    await writeFile(file, info.message);
+    // Written aside and renamed: whoever watches the folder never reads half a message.
+    await writeFile(`${file}.part`, info.message);
+    await rename(`${file}.part`, file);
     return { messageId: info.messageId, file };
   }
 
