@@ -60,6 +60,7 @@ export interface CrmMatch {
   title: string | null;
   account: string | null;
   url: string;
+  last_activity?: { subject: string; at: string } | null;
 }
 
 export interface CrmCard {
@@ -67,6 +68,26 @@ export interface CrmCard {
   /** The other party is a colleague (an internal call): no CRM lookup. */
   colleague: string | null;
   matches: CrmMatch[];
+  /** The other party's number as E.164 (for Add contact and Call back), and written for people. */
+  number: string | null;
+  numberDisplay: string | null;
+  /**
+   * The record this call is about: the only match, the one picked among several, the one added
+   * with Add contact, or the click-to-dial record. Null while the person has yet to pick.
+   */
+  chosen: string | null;
+}
+
+/** The call that just ended, kept for its wrap-up notes until the person is done with it. */
+export interface WrapUp {
+  /** The server's call id (the notes go to `/api/v1/calls/:id/notes`). */
+  callId: string;
+  name: string;
+  numberDisplay: string | null;
+  direction: 'incoming' | 'outgoing';
+  /** Seconds talked; null when it was never answered. */
+  durationS: number | null;
+  record: CrmMatch | null;
 }
 
 /**
@@ -77,9 +98,12 @@ export interface ScreenPop {
   type: 'screen-pop';
   call_id: string;
   direction: 'inbound' | 'outbound';
+  number?: string | null;
+  number_display?: string | null;
   caller_name: string | null;
   colleague: string | null;
   matches: CrmMatch[];
+  linked?: { type: string; id: string } | null;
 }
 
 export interface Notice {
@@ -94,6 +118,8 @@ export interface PhoneState {
   user: { name: string; uri: string; extension: string | null } | null;
   registration: Registration;
   call: CallView | null;
+  /** The last call, while its wrap-up notes may still be typed. */
+  wrapUp: WrapUp | null;
   notice: Notice | null;
   /** Calls start (and are answered) with the camera on. */
   videoPreferred: boolean;
@@ -105,6 +131,7 @@ export const INITIAL_STATE: PhoneState = {
   user: null,
   registration: { status: 'connecting', reason: null },
   call: null,
+  wrapUp: null,
   notice: null,
   videoPreferred: false,
   microphone: 'unknown',
@@ -121,7 +148,10 @@ export type Command =
   | { type: 'video'; on: boolean }
   /** The device choices in localStorage changed: apply them to the call in progress. */
   | { type: 'devices' }
-  | { type: 'dismiss-notice' };
+  | { type: 'dismiss-notice' }
+  /** The call is about this record (picked among several, or just added): every tab shows it. */
+  | { type: 'choose-record'; callId: string; record: CrmMatch }
+  | { type: 'dismiss-wrap-up' };
 
 /** The server's answer to `GET /api/v1/softphone`. */
 export interface SoftphoneSettings {

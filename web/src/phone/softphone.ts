@@ -11,9 +11,10 @@ import { UA, WebSocketInterface } from 'jssip';
 import type { DTMF_TRANSPORT } from 'jssip/lib/Constants';
 import type { EndEvent, RTCSession } from 'jssip/lib/RTCSession';
 import type { IncomingMessageEvent, IncomingRTCSessionEvent, OutgoingMessageEvent, RTCSessionEvent } from 'jssip/lib/UA';
+import { api, measureQuality, type CallQuality } from './api.ts';
 import { audioConstraints, videoConstraints } from './devices.ts';
 import { MICROPHONE_BLOCKED, failureMessage, registrationMessage } from './messages.ts';
-import { INITIAL_STATE, type CallView, type Command, type CrmCard, type Notice, type PhoneState, type RecordRef, type ScreenPop, type SoftphoneSettings } from './model.ts';
+import { INITIAL_STATE, type CallView, type Command, type CrmCard, type CrmMatch, type Notice, type PhoneState, type RecordRef, type ScreenPop, type SoftphoneSettings } from './model.ts';
 import { Ringer } from './ringer.ts';
 import { sdpHasTelephoneEvent, sdpHasVideo, sdpSendsVideo } from './sdp.ts';
 import { parseTarget } from './target.ts';
@@ -34,6 +35,8 @@ export interface SoftphoneHooks {
 
 /** How long to wait for more ICE candidates once the first arrived (JsSIP does not trickle). */
 const ICE_GATHERING_GRACE_MS = 1000;
+/** How often a call's quality is sampled (the last sample is what the server gets at hang-up). */
+const QUALITY_SAMPLE_MS = 2000;
 /** An ICE connection 'disconnected' this long is restarted rather than waited for. */
 const ICE_DISCONNECTED_RESTART_MS = 3000;
 
@@ -47,6 +50,8 @@ export class Softphone {
   private readonly ringer = new Ringer();
   private noticeSeq = 0;
   private iceTimer: ReturnType<typeof setTimeout> | undefined;
+  private qualityTimer: ReturnType<typeof setInterval> | undefined;
+  private quality: CallQuality | null = null;
   private readonly cleanup: (() => void)[] = [];
   /** Screen pops by the server's call id: one may arrive just before its INVITE. */
   private readonly pops = new Map<string, ScreenPop>();
@@ -178,6 +183,11 @@ export class Softphone {
       case 'dismiss-notice':
         this.update({ notice: null });
         return;
+      case 'choose-record':
+        return this.chooseRecord(command.callId, command.record);
+      case 'dismiss-wrap-up':
+        this.update({ wrapUp: null });
+        return;
     }
   }
 
@@ -266,7 +276,8 @@ export class Softphone {
   private attach(session: RTCSession, call: CallView): void {
     this.session = session;
     this.remoteStream = new MediaStream();
-    this.update({ call, notice: null });
+    this.quality = null;
+    this.update({ call, notice: null, wrapUp: null });
     this.emitMedia();
     session.on('progress', () => {
       if (this.state.call?.phase === 'dialing') this.updateCall({ phase: 'ringing-out' });
@@ -275,6 +286,7 @@ export class Softphone {
       this.ringer.stop();
       this.updateCall({ phase: 'active', answeredAt: Date.now() });
       this.captureLocalVideo(session);
+      this.sampleQuality(session);
     });
     session.on('confirmed', () => {
       const ext = this.pendingExtension;
@@ -320,6 +332,8 @@ export class Softphone {
     this.pendingExtension = null;
     if (this.iceTimer) clearTimeout(this.iceTimer);
     this.iceTimer = undefined;
+    if (this.qualityTimer) clearInterval(this.qualityTimer);
+    this.qualityTimer = undefined;
     this.stopCamera();
     this.remoteStream = null;
     this.emitMedia();
@@ -336,7 +350,54 @@ export class Softphone {
       const seconds = call?.answeredAt ? Math.round((Date.now() - call.answeredAt) / 1000) : 0;
       notice = { kind: 'info', text: `Call ended (${formatSeconds(seconds)})`, id: ++this.noticeSeq };
     }
-    this.update({ call: null, notice });
+    this.update({ call: null, notice, wrapUp: call ? this.wrapUpOf(call) : null });
+    if (call?.serverCallId && call.answeredAt && this.quality) {
+      const callId = call.serverCallId;
+      void api('POST', `/calls/${encodeURIComponent(callId)}/quality`, this.quality).catch(() => undefined);
+    }
+    this.quality = null;
+  }
+
+  /** What stays of a call for its wrap-up notes: only calls the server knows (it keeps the notes). */
+  private wrapUpOf(call: CallView): PhoneState['wrapUp'] {
+    const record = call.crm?.matches.find((m) => m.id === call.crm?.chosen) ?? null;
+    if (!call.serverCallId || !call.answeredAt || (call.crm?.colleague && !record)) return null;
+    return {
+      callId: call.serverCallId,
+      name: record?.name ?? call.remote.name ?? call.crm?.callerName ?? call.crm?.numberDisplay ?? call.remote.number,
+      numberDisplay: call.crm?.numberDisplay ?? call.remote.number,
+      direction: call.direction,
+      durationS: call.answeredAt ? Math.round((Date.now() - call.answeredAt) / 1000) : null,
+      record,
+    };
+  }
+
+  /** Samples getStats while the call is up: the last figures go to the server when it ends. */
+  private sampleQuality(session: RTCSession): void {
+    if (this.qualityTimer) clearInterval(this.qualityTimer);
+    const sample = () => {
+      const pc = session.connection;
+      if (!pc || session !== this.session) return;
+      void measureQuality(pc)
+        .then((q) => {
+          if (q && session === this.session) this.quality = q;
+        })
+        .catch(() => undefined);
+    };
+    this.qualityTimer = setInterval(sample, QUALITY_SAMPLE_MS);
+    setTimeout(sample, 500);
+  }
+
+  /** A tab picked the record (or added it): the card shows it everywhere. */
+  private chooseRecord(callId: string, record: CrmMatch): void {
+    const call = this.state.call;
+    if (call?.serverCallId === callId && call.crm) {
+      const matches = call.crm.matches.some((m) => m.id === record.id) ? call.crm.matches : [record, ...call.crm.matches];
+      this.updateCall({ crm: { ...call.crm, matches, chosen: record.id } });
+      return;
+    }
+    const wrapUp = this.state.wrapUp;
+    if (wrapUp?.callId === callId) this.update({ wrapUp: { ...wrapUp, record, name: record.name } });
   }
 
   /** The CRM's view of the caller (or of whom we call), shown on the call card. */
@@ -350,10 +411,20 @@ export class Softphone {
       call.serverCallId === pop.call_id ||
       (call.direction === 'outgoing' && pop.direction === 'outbound' && call.serverCallId === null && call.crm === null);
     if (!ours) return;
+    const matches = (pop.matches ?? [])
+      .filter((m) => /^(https?:|\/)/.test(m.url))
+      .slice(0, 5)
+      .map((m) => ({ ...m, url: sameSite(m.url) }));
+    // Click-to-dial names the record; a single match needs no picking.
+    const linked = pop.linked ?? (call.record ? { type: call.record.type, id: call.record.id } : null);
+    const chosen = linked && matches.some((m) => m.id === linked.id) ? linked.id : matches.length === 1 ? matches[0]!.id : null;
     const crm: CrmCard = {
       callerName: pop.caller_name,
       colleague: pop.colleague,
-      matches: (pop.matches ?? []).filter((m) => /^(https?:|\/)/.test(m.url)).slice(0, 5),
+      matches,
+      number: pop.number ?? null,
+      numberDisplay: pop.number_display ?? null,
+      chosen,
     };
     this.updateCall({ serverCallId: pop.call_id, crm });
   }
@@ -523,6 +594,20 @@ export class Softphone {
   private listen(target: EventTarget, type: string, handler: () => void): void {
     target.addEventListener(type, handler);
     this.cleanup.push(() => target.removeEventListener(type, handler));
+  }
+}
+
+/**
+ * A record URL on this page's own host, as a path: the built-in CRM's pages open in place (Turbo,
+ * the call goes on) even when the server's idea of its public port differs from the page's.
+ * Another CRM's URL (Salesforce) stays as it is.
+ */
+function sameSite(url: string): string {
+  try {
+    const u = new URL(url, location.href);
+    return u.hostname === location.hostname ? `${u.pathname}${u.search}${u.hash}` : url;
+  } catch {
+    return url;
   }
 }
 

@@ -1,25 +1,11 @@
 import { useState } from 'preact/hooks';
 import type { PhoneController } from '../phone/controller.ts';
-import type { CallView, CrmCard } from '../phone/model.ts';
+import type { CallView } from '../phone/model.ts';
 import { CallTimer } from './CallTimer.tsx';
+import { Avatar, CrmSection } from './CrmCard.tsx';
+import { Notes } from './Notes.tsx';
 import { Keypad } from './Keypad.tsx';
 import { VideoToggle } from './VideoToggle.tsx';
-
-/** The screen pop: the colleague, or the CRM records matching the number (best first). */
-function CrmMatches({ card }: { card: CrmCard }) {
-  if (card.colleague) return <p class="sp-crm small muted">Colleague</p>;
-  if (card.matches.length === 0) return <p class="sp-crm small muted">Not in the CRM</p>;
-  return (
-    <ul class="sp-crm" aria-label="CRM records for this number">
-      {card.matches.map((m) => (
-        <li key={m.id}>
-          <a href={m.url}>{m.name}</a>
-          {(m.title || m.account) && <span class="small muted"> · {[m.title, m.account].filter(Boolean).join(', ')}</span>}
-        </li>
-      ))}
-    </ul>
-  );
-}
 
 function phaseLabel(call: CallView): string {
   switch (call.phase) {
@@ -40,7 +26,11 @@ const RECORD_PATHS: Record<string, string> = { contact: '/contacts/', account: '
 export function CallCard({ controller, call }: { controller: PhoneController; call: CallView }) {
   const [keypad, setKeypad] = useState(false);
   const run = controller.execute.bind(controller);
-  const who = call.remote.name ?? call.crm?.callerName ?? call.crm?.colleague ?? call.crm?.matches[0]?.name ?? call.remote.number;
+  const chosen = call.crm?.matches.find((m) => m.id === call.crm?.chosen);
+  const number = call.crm?.numberDisplay ?? call.remote.number;
+  // Several records share the number and none is picked yet: the number, not a guess.
+  const undecided = (call.crm?.matches.length ?? 0) > 1 && !chosen;
+  const who = chosen?.name ?? call.remote.name ?? call.crm?.callerName ?? call.crm?.colleague ?? (undecided ? null : call.crm?.matches[0]?.name) ?? number;
   const recordPath = call.record ? RECORD_PATHS[call.record.type] : undefined;
 
   return (
@@ -48,17 +38,20 @@ export function CallCard({ controller, call }: { controller: PhoneController; ca
       <p class="sp-call-phase" aria-live="assertive">
         {phaseLabel(call)}
       </p>
-      <p class="sp-remote">
-        <strong class="sp-remote-name">{who}</strong>
-        {who !== call.remote.number && <span class="sp-remote-number">{call.remote.number}</span>}
-      </p>
-      {call.crm && <CrmMatches card={call.crm} />}
+      <div class="sp-who">
+        <Avatar name={who} />
+        <p class="sp-remote">
+          <strong class="sp-remote-name">{who}</strong>
+          {who !== number && <span class="sp-remote-number">{number}</span>}
+        </p>
+        {call.phase === 'active' && call.answeredAt && <CallTimer since={call.answeredAt} />}
+      </div>
+      <CrmSection controller={controller} call={call} />
       {call.record && recordPath && (
         <p class="sp-record small">
           About <a href={`${recordPath}${encodeURIComponent(call.record.id)}`}>{call.record.name}</a>
         </p>
       )}
-      {call.phase === 'active' && call.answeredAt && <CallTimer since={call.answeredAt} />}
 
       {call.phase === 'ringing-in' && (
         <div class="sp-buttons">
@@ -104,6 +97,7 @@ export function CallCard({ controller, call }: { controller: PhoneController; ca
           </div>
         </>
       )}
+      {call.phase !== 'ringing-in' && call.serverCallId && (!call.crm?.colleague || chosen) && <Notes callId={call.serverCallId} />}
     </section>
   );
 }

@@ -8,7 +8,9 @@ import { MediaView } from './MediaView.tsx';
 import { NoticeLine } from './NoticeLine.tsx';
 import { Settings } from './Settings.tsx';
 import { StatusLine } from './StatusLine.tsx';
+import { RecentCalls } from './RecentCalls.tsx';
 import { usePhone } from './use-phone.ts';
+import { WrapUpCard } from './WrapUp.tsx';
 
 /** The softphone panel: status, the call or the dialer, media (leader tab), settings. */
 export function SoftphonePanel({ controller }: { controller: PhoneController }) {
@@ -44,11 +46,13 @@ export function SoftphonePanel({ controller }: { controller: PhoneController }) 
         </p>
       )}
       <NoticeLine notice={state.notice} onDismiss={() => controller.execute({ type: 'dismiss-notice' })} />
+      {!call && state.wrapUp && <WrapUpCard controller={controller} wrapUp={state.wrapUp} key={state.wrapUp.callId} />}
       {call ? <CallCard controller={controller} call={call} /> : <Dialer controller={controller} />}
       {role === 'leader' && call && (
         <MediaView media={controller.media} remoteVideo={call.remoteVideo && call.phase === 'active'} localVideo={call.localVideo} speakerVersion={speakerVersion} />
       )}
       {role === 'follower' && <p class="sp-follower small muted">This tab uses the phone of another Ringside tab: calls play there.</p>}
+      {!call && state.user && <RecentCalls controller={controller} />}
       <Settings controller={controller} onSpeakerChange={() => setSpeakerVersion((v) => v + 1)} />
     </div>
   );
