@@ -7,7 +7,8 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../../test/support/browser.ts';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, launchChromium } from '../../test/support/browser.ts';
 import { HttpClient, startServer, type TestServer } from '../../test/support/server.ts';
 import { TestSmtpServer } from '../../test/support/smtp.ts';
 import { waitFor } from '../../test/support/wait.ts';
@@ -59,8 +60,9 @@ describe('video invitations in the browser', () => {
   }
 
   /** A guest's browser: no session, loopback-only ICE like the widget's tests. */
-  async function guestPage(): Promise<Page> {
-    const context = await profile();
+  async function guestPage(options: { timezoneId?: string } = {}): Promise<Page> {
+    const context = await browser.newContext({ locale: 'en-US', ...options });
+    contexts.push(context);
     await context.addInitScript(LOOPBACK_ONLY_ICE);
     return context.newPage();
   }
@@ -177,9 +179,12 @@ describe('video invitations in the browser', () => {
     expect(res.status).toBe(201);
     const { link, opens_at } = res.json().invitation as { link: string; opens_at: string };
 
-    const guest = await guestPage();
+    // A guest in Paris: the page also gives the time in theirs.
+    const guest = await guestPage({ timezoneId: 'Europe/Paris' });
     await guest.clock.install();
     await guest.goto(link);
+    const parisTime = new Intl.DateTimeFormat('en-US', { timeZone: 'Europe/Paris', hour: 'numeric', minute: '2-digit' }).format(startsAt);
+    expect(await guest.locator('.guest-local-time').textContent()).toMatch(new RegExp(`^Your time: \\w+day, \\w+ \\d+, ${parisTime} – `));
     const timer = guest.getByRole('timer');
     // 50 minutes to go (the link opens 10 minutes before the start).
     await expect.poll(() => timer.textContent()).toMatch(/^(49|50):\d{2}$/);
@@ -194,6 +199,27 @@ describe('video invitations in the browser', () => {
     await guest.clock.fastForward(jump);
     await guest.getByRole('button', { name: 'Join call' }).waitFor({ timeout: 10_000 });
     expect(await guest.getByLabel('Your name').inputValue()).toBe('Sam Guest');
+  }, 60_000);
+
+  it('tells a guest who blocked the camera and microphone what to do, and still lets them join', async () => {
+    const startsAt = Math.floor(Date.now() / MINUTE) * MINUTE;
+    const res = await api.request('POST', '/api/v1/invitations', {
+      json: { email: 'kim@example.org', guest_name: 'Kim Guest', starts_at: new Date(startsAt).toISOString(), ends_at: new Date(startsAt + 30 * MINUTE).toISOString() },
+    });
+    expect(res.status).toBe(201);
+    // A browser that asks before giving a page the camera (no auto-accepting fake prompt), and
+    // nobody grants it: the request is denied, as when the guest says no.
+    const asking = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS.filter((a) => a !== '--use-fake-ui-for-media-stream'), headless: true });
+    try {
+      const guest = await (await asking.newContext()).newPage();
+      await guest.goto(res.json().invitation.link);
+      const alert = guest.getByRole('alert');
+      await alert.waitFor({ timeout: 10_000 });
+      expect(await alert.textContent()).toContain('Your browser blocked the camera and microphone for this page');
+      expect(await guest.getByRole('button', { name: 'Join call' }).isEnabled()).toBe(true);
+    } finally {
+      await asking.close();
+    }
   }, 60_000);
 
   it('shows field errors in the dialog and sends nothing: end before start, a bad address, a window in the past', async () => {

@@ -269,6 +269,7 @@ export async function invitationRoutes(app: FastifyInstance, { deps }: { deps: W
         opens_at: new Date(found.opensAt).toISOString(),
         starts_at: inv.starts_at,
         ends_at: inv.ends_at,
+        time_zone: inv.time_zone,
         ws_path: `/sip?invite=${token}`,
         target: `sip:${found.host.sip_username}@${deps.config.SIP_DOMAIN}`,
         host_name: found.host.name,

@@ -6,6 +6,8 @@ export interface GuestConfig {
   opens_at: string;
   starts_at: string;
   ends_at: string;
+  /** The zone the page states the time in (the host's choice). */
+  time_zone?: string;
   /** `/sip?invite=<token>`: the name is added as `&name=`. */
   ws_path: string;
   /** The host's SIP URI, the only one this guest may call. */

@@ -9,7 +9,9 @@
 import { countdown } from './countdown.ts';
 import { GuestCall } from './call.ts';
 import { readConfig } from './config.ts';
+import { showLocalTime } from './local-time.ts';
 
 const config = readConfig();
+if (config) showLocalTime(config);
 if (config?.state === 'upcoming') countdown(config);
 else if (config?.state === 'open') new GuestCall(config).start();
