@@ -73,6 +73,8 @@ function guestBundle(): Plugin {
       if (error) return;
       const config = bundle('guest', 'web/src/guest/main.ts', false);
       await build({ ...config, configFile: false, build: { ...config.build, outDir }, plugins: [precompress()] });
+      const sf = bundle('salesforce', 'web/src/salesforce/main.ts', false); // the Open CTI softphone (src/web/salesforce.ts)
+      await build({ ...sf, configFile: false, build: { ...sf.build, outDir }, plugins: [precompress()] });
     },
   };
 }

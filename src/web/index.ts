@@ -32,6 +32,7 @@ import { registerHttpMetrics } from './metrics.ts';
 import { apiRoutes } from './api/index.ts';
 import { pageRoutes } from './pages/index.ts';
 import { invitationRoutes } from './invitations.ts';
+import { salesforceRoutes } from './salesforce.ts';
 import { document } from './pages/layout.ts';
 import { describeSchemaErrors, type SchemaError } from './validation.ts';
 
@@ -126,6 +127,7 @@ export async function createWebServer(deps: WebDeps): Promise<FastifyInstance> {
   app.get('/api/openapi.json', async () => app.swagger());
   await app.register(pageRoutes, { deps, authOptions });
   await app.register(invitationRoutes, { deps });
+  await salesforceRoutes(app, deps); // not encapsulated: its bearer-session hook covers the API too
   return app;
 }
 

@@ -21,6 +21,7 @@ import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypt
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EXTERNAL_ID_FIELD, objectDefs, PHONE_FIELDS, type FieldDef, type ObjectDef } from './schema.ts';
+import { lightningPage, openCtiScript } from './lightning.ts';
 import { conditionFields, parseSoql, parseSosl, SoqlError, type Condition, type Literal } from './soql.ts';
 
 export interface StandInOptions {
@@ -226,6 +227,7 @@ export class SalesforceStandIn {
     };
     try {
       if (url.pathname === '/services/oauth2/token' && req.method === 'POST') return this.token(raw, send);
+      if (req.method === 'GET' && this.browser(url, req.headers.host ?? '', res, send)) return;
       if (url.pathname.startsWith('/__admin/')) return this.admin(req.method ?? 'GET', url.pathname, raw, send);
       if (url.pathname === '/services/data' || url.pathname === '/services/data/') {
         return send(200, [{ label: "Winter '25", url: '/services/data/v62.0', version: '62.0' }]);
@@ -932,6 +934,56 @@ export class SalesforceStandIn {
   }
 
   // ------------------------------------------------------------------ admin (not Salesforce)
+
+  // ------------------------------------------------------------------ browser side (contract §7, checklist 19)
+
+  /** The Lightning page, the Open CTI script and what the page asks of the org; false for anything else. */
+  private browser(url: URL, host: string, res: ServerResponse, send: (s: number, b: unknown) => void): boolean {
+    const origin = `http://${host}`;
+    const raw = (type: string, body: string) => {
+      res.writeHead(200, { 'content-type': `${type}; charset=utf-8`, 'cache-control': 'no-store' });
+      res.end(body);
+    };
+    if (/^\/support\/api\/\d+\.\d\/lightning\/opencti_min\.js$/.test(url.pathname)) {
+      raw('text/javascript', openCtiScript(origin));
+      return true;
+    }
+    const page = /^\/lightning\/r\/(\w+)\/(\w+)\/view$/.exec(url.pathname);
+    if (page && url.searchParams.get('softphone')) {
+      raw('text/html', lightningPage({ recordId: page[2]!, softphoneUrl: url.searchParams.get('softphone')!, pageOrigin: origin }));
+      return true;
+    }
+    const record = /^\/__admin\/cti\/record\/(\w+)$/.exec(url.pathname);
+    if (record) {
+      const rec = this.records.get(record[1]!);
+      if (!rec || rec.fields.IsDeleted) {
+        send(404, { error: 'no such record' });
+        return true;
+      }
+      const id = String(rec.fields.Id);
+      const phones = (PHONE_FIELDS[rec.type] ?? []).filter((f) => rec.fields[f]).map((f) => ({ field: f, value: String(rec.fields[f]) }));
+      const tasks = this.list('Task').filter((t) => t.WhoId === id || t.WhatId === id);
+      send(200, { id, type: rec.type, name: this.value(rec, 'Name'), phones, tasks });
+      return true;
+    }
+    if (url.pathname === '/__admin/cti/search') {
+      send(200, this.ctiSearch(url.searchParams.get('q') ?? ''));
+      return true;
+    }
+    return false;
+  }
+
+  /** `searchAndScreenPop`: the phone fields of contacts, leads and accounts, through the search index (with its lag). */
+  ctiSearch(term: string): { Id: string; Name: unknown; RecordType: string; LastModifiedDate: string }[] {
+    const digits = term.replace(/\D/g, '');
+    if (digits.length < 3) return [];
+    const now = this.now();
+    const terms = [digits, ...(digits.length === 11 && digits.startsWith('1') ? [digits.slice(1)] : digits.length === 10 ? [`1${digits}`] : [])];
+    return [...this.records.values()]
+      .filter((rec) => ['Contact', 'Lead', 'Account'].includes(rec.type) && !rec.fields.IsDeleted && !(rec.type === 'Lead' && rec.fields.IsConverted))
+      .filter((rec) => rec.index.filter((x) => x.at <= now).at(-1)?.digits.some((d) => terms.some((t) => this.phoneMatches(d, t))))
+      .map((rec) => ({ Id: String(rec.fields.Id), Name: this.value(rec, 'Name'), RecordType: rec.type, LastModifiedDate: new Date(now).toISOString() }));
+  }
 
   private admin(method: string, path: string, raw: string, send: (s: number, b: unknown) => void): void {
     const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};

@@ -1,0 +1,173 @@
+/**
+ * Ringside inside Salesforce (Open CTI, contract §7–§8):
+ *
+ * - `GET /salesforce/softphone`: the widget in a compact layout for the call center's softphone
+ *   panel. It loads the org's Open CTI script (`/support/api/{v}/lightning/opencti_min.js` on the
+ *   origin Salesforce names in `sfdcIframeOrigin`, else the referrer's) and is the only page that
+ *   other sites may frame: its CSP allows the Salesforce origins (and SALESFORCE_LOGIN_URL's, for
+ *   a My Domain or the test stand-in) in `script-src` and `frame-ancestors`.
+ * - Sign-in without cross-site cookies: inside the Salesforce iframe the session cookie is a
+ *   third-party cookie, which current browsers block. The iframe opens `GET /salesforce/login` in
+ *   a popup — a first-party window, where the cookie (or the sign-in page) works — which hands the
+ *   iframe a one-minute, one-time token through `window.opener.postMessage` (to this origin only).
+ *   The iframe trades it at `POST /salesforce/session` for a session of its own (listed and
+ *   revocable like any other), and sends that as `Authorization: Bearer` on its API requests; the
+ *   SIP WebSocket uses the usual one-minute `/sip?token=` from `/api/v1/sip-token`.
+ * - `GET /salesforce/callcenter.xml`: the call center definition file with this server's adapter URL.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { renderCallCenterXml } from '../crm/salesforce/callcenter.ts';
+import { AppError } from '../shared/errors.ts';
+import { checkOrigin } from './auth.ts';
+import { html } from './html.ts';
+import type { WebDeps } from './index.ts';
+import { ASSETS } from './pages/layout.ts';
+
+/** The Salesforce bundle (vite.config.ts): the softphone page and the login popup's hand-off. */
+export const SALESFORCE_SCRIPT = '/assets/salesforce.js';
+export const SALESFORCE_STYLE = '/assets/salesforce.css';
+const HANDOFF_TTL_MS = 60_000;
+/** Where Salesforce serves Lightning pages and the Open CTI script (My Domain, Lightning, setup, Visualforce). */
+const SALESFORCE_ORIGINS = ['https://*.force.com', 'https://*.salesforce.com', 'https://*.salesforce-setup.com', 'https://*.visualforce.com'];
+
+function originOf(url: string): string | null {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.origin : null;
+  } catch {
+    return null;
+  }
+}
+
+/** An origin the softphone may be framed by and load Open CTI from. */
+export function isSalesforceOrigin(origin: string, loginUrl: string): boolean {
+  const o = originOf(origin);
+  if (!o || o !== origin.replace(/\/$/, '')) return false;
+  if (o === originOf(loginUrl)) return true;
+  return /^https:\/\/([a-z0-9-]+\.)+(force\.com|salesforce\.com|salesforce-setup\.com|visualforce\.com)$/i.test(o);
+}
+
+/** This server's public base URL: BASE_URL, else the request's own. */
+function baseUrl(deps: WebDeps, request: FastifyRequest): string {
+  return deps.config.BASE_URL ?? `${request.protocol}://${request.host}`;
+}
+
+export async function salesforceRoutes(app: FastifyInstance, deps: WebDeps): Promise<void> {
+  const { config, sessions } = deps;
+  const secret = await deps.store.serverSecret();
+  const used = new Map<string, number>();
+  const sfOrigins = [...new Set([...SALESFORCE_ORIGINS, originOf(config.SALESFORCE_LOGIN_URL) ?? ''].filter(Boolean))].join(' ');
+  const sign = (payload: string) => createHmac('sha256', secret).update(`sf-handoff|${payload}`).digest('base64url');
+
+  // The iframe's own session, sent as a bearer token (no cookie reaches a third-party iframe).
+  // Registered on the root instance, after the cookie's hook: it applies to the API too.
+  app.addHook('onRequest', async (request) => {
+    if (request.auth) return;
+    const m = /^Bearer ([A-Za-z0-9_-]{20,100})$/.exec(request.headers.authorization ?? '');
+    if (m) request.auth = (await sessions.resolve(m[1]!)) ?? null;
+  });
+
+  const page = (reply: FastifyReply, csp: string, body: string) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('x-content-type-options', 'nosniff')
+      .header('referrer-policy', 'same-origin')
+      .header('content-security-policy', csp)
+      .send(body);
+
+  app.get('/salesforce/callcenter.xml', async (request, reply) => {
+    const xml = renderCallCenterXml({ publicUrl: baseUrl(deps, request) });
+    return reply.type('application/xml; charset=utf-8').header('content-disposition', 'attachment; filename="RingsideCallCenter.xml"').send(xml);
+  });
+
+  app.get('/salesforce/softphone', async (request, reply) => {
+    const q = request.query as { sfdcIframeOrigin?: unknown };
+    const given = typeof q.sfdcIframeOrigin === 'string' ? q.sfdcIframeOrigin : '';
+    const sfOrigin = given && isSalesforceOrigin(given, config.SALESFORCE_LOGIN_URL) ? given.replace(/\/$/, '') : '';
+    const body = html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Ringside softphone</title>
+<meta name="ringside-sf-origin" content="${sfOrigin}">
+<meta name="ringside-sf-api" content="${config.SALESFORCE_API_VERSION}">
+<link rel="stylesheet" href="${ASSETS.style}">
+<link rel="stylesheet" href="${SALESFORCE_STYLE}">
+<script type="module" src="${SALESFORCE_SCRIPT}"></script>
+</head>
+<body class="sf-body">
+<main id="main" class="sf-softphone">
+  <section id="ringside-sf-signin" class="sf-signin" hidden>
+    <p><strong>Ringside</strong></p>
+    <p class="small muted">Sign in to take and place calls here.</p>
+    <button type="button" class="button primary" id="ringside-sf-login">Sign in to Ringside</button>
+    <p class="small" id="ringside-sf-signin-note" role="status"></p>
+  </section>
+  <aside id="ringside-softphone" class="softphone sf-panel" aria-label="Phone" hidden></aside>
+</main>
+</body>
+</html>`;
+    // Framed by Salesforce only (and ourselves); scripts from here and the org's Open CTI.
+    const csp = `default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self' ${sfOrigins}; connect-src 'self' ws: wss:; media-src 'self' blob:; frame-ancestors 'self' ${sfOrigins}`;
+    return page(reply, csp, body.value);
+  });
+
+  // The popup: signed in first-party (or sent to sign in), it hands the iframe a one-time token.
+  app.get('/salesforce/login', async (request, reply) => {
+    const q = request.query as { state?: unknown };
+    const state = typeof q.state === 'string' && /^[A-Za-z0-9_-]{16,64}$/.test(q.state) ? q.state : '';
+    if (!request.auth) return reply.redirect(`/login?next=${encodeURIComponent(`/salesforce/login?state=${state}`)}`, 303);
+    const payload = Buffer.from(JSON.stringify({ u: request.auth.user.id, s: request.auth.session.id, e: Date.now() + HANDOFF_TTL_MS, n: randomBytes(12).toString('base64url') })).toString('base64url');
+    const token = `${payload}.${sign(payload)}`;
+    const body = html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Ringside · signed in</title>
+<meta name="ringside-sf-handoff" content="${token}">
+<meta name="ringside-sf-state" content="${state}">
+<link rel="stylesheet" href="${ASSETS.style}">
+<script type="module" src="${SALESFORCE_SCRIPT}"></script>
+</head>
+<body class="sf-body">
+<main class="sf-signin"><p>Signed in as ${request.auth.user.name}.</p><p class="small muted" id="ringside-sf-handoff-note">You can close this window.</p></main>
+</body>
+</html>`;
+    return page(reply, "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'", body.value);
+  });
+
+  // The iframe trades the popup's token for a session of its own.
+  app.post('/salesforce/session', { config: { csrf: false } }, async (request, reply) => {
+    checkOrigin(request);
+    const b = (request.body ?? {}) as { token?: unknown };
+    const [payload, signature] = typeof b.token === 'string' ? b.token.split('.') : [];
+    const refused = new AppError(401, 'unauthenticated', 'This sign-in link has expired: sign in again.');
+    if (!payload || !signature) throw refused;
+    const expected = Buffer.from(sign(payload));
+    const got = Buffer.from(signature);
+    if (expected.length !== got.length || !timingSafeEqual(expected, got)) throw refused;
+    let data: { u?: string; s?: string; e?: number; n?: string };
+    try {
+      data = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as typeof data;
+    } catch {
+      throw refused;
+    }
+    const now = Date.now();
+    for (const [n, until] of used) if (until < now) used.delete(n);
+    if (!data.u || !data.s || !data.n || !data.e || data.e < now || used.has(data.n)) throw refused;
+    used.set(data.n, data.e);
+    // The popup's session must still be alive: the token outlives nothing.
+    const user = await sessions.userOfSession(data.s);
+    if (!user || user.id !== data.u) throw refused;
+    const ua = request.headers['user-agent'];
+    const created = await sessions.create(user.id, { ip: request.ip, ...(ua ? { userAgent: `Salesforce softphone · ${ua}` } : {}) });
+    return reply.header('cache-control', 'no-store').send({
+      token: created.token,
+      csrf_token: created.session.csrf_token,
+      user: { id: user.id, name: user.name, email: user.email },
+    });
+  });
+}
