@@ -11,6 +11,7 @@ declare -A PACKAGES=(
   [rtpengine]=rtpengine-daemon
   [firefox-esr]=firefox-esr
   [ip]=iproute2  # the Firefox widget test runs in a network namespace of its own
+  [turnserver]=coturn  # relay-only ICE through a real TURN server
 )
 # Not commands, but wanted: emoji glyphs so screenshots show the 📞 icons.
 FILES=(/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf:fonts-noto-color-emoji)

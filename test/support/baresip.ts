@@ -43,6 +43,8 @@ export interface BaresipOptions {
   regint?: number;
   /** How long to wait for ctrl_tcp (and, when registering, REGISTER_OK). Default 10 s. */
   startTimeoutMs?: number;
+  /** The only audio codec this phone speaks: PCMU (default) or GSM (which no browser offers). */
+  audioCodec?: 'PCMU' | 'GSM';
 }
 
 /** One ctrl_tcp event. `type` is baresip's event name (REGISTER_OK, CALL_INCOMING, CALL_CLOSED, …). */
@@ -142,7 +144,7 @@ export class Baresip {
       `answermode=${account.answer}`,
       // regint=0: no REGISTER at all (direct IP dialling between phones).
       `regint=${register ? (options.regint ?? 60) : 0}`,
-      'audio_codecs=PCMU',
+      `audio_codecs=${options.audioCodec ?? 'PCMU'}`,
     ].filter((p): p is string => p !== undefined);
     const display = account.displayName ? `"${account.displayName}" ` : '';
     const aor = `sip:${account.user}@${domain}`;
@@ -418,6 +420,7 @@ jitter_buffer_delay 5-10
 rtp_stats yes
 module_path /usr/lib/baresip/modules
 module g711.so
+module gsm.so
 module ausine.so
 module aubridge.so
 module_tmp account.so

@@ -544,13 +544,15 @@ export class Call implements BranchUser {
 
 /**
  * The response the caller gets when every device failed (RFC 3261 §16.7 in spirit): busy beats
- * declined beats not found beats the rest; nothing reachable is 480.
+ * declined beats not found beats the rest; devices that all refused the media say so (488, so the
+ * caller's phone can tell "no media in common" from "no answer"); nothing reachable is 480.
  */
 export function bestFailure(statuses: number[]): [number, CallEndCause] {
   if (statuses.some((s) => s === 486 || s === 600)) return [486, 'busy'];
   if (statuses.some((s) => s === 603)) return [603, 'declined'];
   if (statuses.every((s) => s === 404 || s === 604)) return [404, 'not-found'];
   if (statuses.every((s) => s === 403)) return [403, 'forbidden'];
+  if (statuses.every((s) => s === 488 || s === 606)) return [488, 'failed'];
   if (statuses.some((s) => s === 408 || s === 480 || s === 487)) return [480, 'no-answer'];
   if (statuses.every((s) => s >= 500)) return [480, 'unavailable'];
   return [480, 'failed'];
