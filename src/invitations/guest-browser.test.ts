@@ -222,6 +222,22 @@ describe('video invitations in the browser', () => {
     }
   }, 60_000);
 
+  it('tells a guest whose invitation ended while the page was open that the call cannot be joined', async () => {
+    const startsAt = Math.floor(Date.now() / MINUTE) * MINUTE;
+    const res = await api.request('POST', '/api/v1/invitations', {
+      json: { email: 'lee@example.org', guest_name: 'Lee Guest', starts_at: new Date(startsAt).toISOString(), ends_at: new Date(startsAt + 30 * MINUTE).toISOString() },
+    });
+    const guest = await guestPage();
+    await guest.goto(res.json().invitation.link);
+    const join = guest.getByRole('button', { name: 'Join call' });
+    await join.waitFor();
+    shift = 31 * MINUTE; // the page stayed open past the end
+    await join.click();
+    await expect.poll(() => guest.getByRole('alert').textContent(), { timeout: 10_000 }).toContain('Could not connect to the call. The invitation may have ended');
+    expect(await join.isEnabled()).toBe(true);
+    expect(await guest.getByRole('region', { name: 'Call' }).count()).toBe(0); // still the join form
+  }, 60_000);
+
   it('shows field errors in the dialog and sends nothing: end before start, a bad address, a window in the past', async () => {
     const alice = await signedInPage(await profile(), server.url, 'alice@example.com', `/contacts/${janeId}`);
     const posts: string[] = [];
