@@ -1,7 +1,8 @@
 /**
  * The Salesforce CRM adapter behind the CRM port.
  *
- * - Caller lookup answers from the local mirror (no API call per ring); a miss asks SOSL once per
+ * - Caller lookup answers from the local mirror (no API call per ring). While the mirror cannot
+ *   answer for the org (initial sync running, polls failing or late), a miss asks SOSL once per
  *   number (misses are remembered for a while), and what SOSL finds joins the mirror.
  * - Add contact creates a Contact and puts it in the mirror at once — so the search-index lag of
  *   new records never makes the next call from that number look unknown (and offer a duplicate);
@@ -56,6 +57,11 @@ export interface SalesforceCrmOptions {
   log: { info(o: object, m?: string): void; warn(o: object, m?: string): void; error(o: object, m?: string): void };
   /** A Ringside user's email (for the Salesforce owner of their activities). */
   userEmail: (userId: string) => Promise<string | undefined>;
+  /**
+   * Every active Ringside user: when one user's Salesforce owner must be looked up, the others
+   * due are looked up in the same query (one query an hour for the whole team, not one per agent).
+   */
+  userIds?: () => Promise<string[]>;
   clock?: () => number;
   /** Records per sync page (200–2000). */
   pageSize?: number;
@@ -291,6 +297,7 @@ export class SalesforceCrm implements CrmPort {
     }
     const missKey = [...terms].join('|');
     if (terms.size === 0 || !this.client || this.problem || this.quotaLow() || this.client.limitedUntil) return false;
+    if (await this.mirrorIsCurrent()) return false;
     if ((this.misses.get(missKey) ?? 0) > this.clock()) return false;
     const returning = Object.values(SOBJECT_OF)
       .map((o) => `${o.sobject}(${o.fields.join(', ')}${o.live ? ` WHERE ${o.live}` : ''} LIMIT 20)`)
@@ -309,6 +316,21 @@ export class SalesforceCrm implements CrmPort {
       this.log.warn({ err: (err as Error).message }, 'Salesforce SOSL phone search failed');
       return false;
     }
+  }
+
+  /**
+   * The mirror is complete and its last poll recent: a number it lacks is one SOSL cannot find
+   * either. SOSL only sees what the search index has, and the index lags minutes behind every new
+   * or changed phone number (contract §3.3) — longer than the poll that brought the same change
+   * into the mirror. So a SOSL search could only add records the mirror missed because polling
+   * stopped; it is the fallback while the initial sync runs or the polls fail or fall behind.
+   */
+  private async mirrorIsCurrent(): Promise<boolean> {
+    if (!this.sync || this.sync.lastError) return false;
+    const progress = await this.sync.progress();
+    if (progress.state !== 'ready' || !progress.lastPollAt && !progress.completedAt) return false;
+    const last = Date.parse(progress.lastPollAt ?? progress.completedAt!);
+    return this.clock() - last <= 3 * this.options.settings.syncIntervalS * 1000;
   }
 
   async findByEmail(email: string): Promise<CrmRecordSummary[]> {
@@ -420,7 +442,14 @@ export class SalesforceCrm implements CrmPort {
     const s = this.options.settings;
     const now = this.clock();
     const wanted = new Map<string, string[]>(); // name to look up → Ringside users
-    for (const id of new Set(userIds)) {
+    const requested = new Set(userIds);
+    let ids = requested;
+    if (this.options.userIds && [...requested].some((id) => !((this.owners.get(id)?.until ?? 0) > now))) {
+      // One of them is due: so is everyone else whose owner is unknown or old — ask about all at once.
+      const all = await this.options.userIds().catch(() => [] as string[]);
+      ids = new Set([...requested, ...all.filter((id) => !((this.owners.get(id)?.until ?? 0) > now))]);
+    }
+    for (const id of ids) {
       const cached = this.owners.get(id);
       if (s.userMatch === 'none' && Object.keys(s.userMap).length === 0) {
         out.set(id, null);
@@ -443,13 +472,16 @@ export class SalesforceCrm implements CrmPort {
       }
       wanted.set(target.toLowerCase(), [...(wanted.get(target.toLowerCase()) ?? []), id]);
     }
-    if (wanted.size === 0) return out;
-    const names = [...wanted.keys()].map(soqlString).join(', ');
-    const where = s.userMatch === 'username' ? `Username IN (${names})` : s.userMatch === 'email' ? `Email IN (${names}) OR Username IN (${names})` : `Username IN (${names}) OR Email IN (${names})`;
+    if (wanted.size === 0) return new Map([...out].filter(([id]) => requested.has(id)));
     let users: { Id?: unknown; Username?: unknown; Email?: unknown }[] = [];
     try {
-      const res = await this.api().request<{ records?: typeof users }>('GET', `/query/?q=${encodeURIComponent(`SELECT Id, Username, Email FROM User WHERE IsActive = true AND (${where})`)}`);
-      users = Array.isArray(res.body?.records) ? res.body.records : [];
+      const all = [...wanted.keys()];
+      for (let i = 0; i < all.length; i += 200) {
+        const names = all.slice(i, i + 200).map(soqlString).join(', ');
+        const where = s.userMatch === 'username' ? `Username IN (${names})` : s.userMatch === 'email' ? `Email IN (${names}) OR Username IN (${names})` : `Username IN (${names}) OR Email IN (${names})`;
+        const res = await this.api().request<{ records?: typeof users }>('GET', `/query/?q=${encodeURIComponent(`SELECT Id, Username, Email FROM User WHERE IsActive = true AND (${where})`)}`);
+        users.push(...(Array.isArray(res.body?.records) ? res.body.records : []));
+      }
     } catch (err) {
       if (!(err instanceof SalesforceError) || err.kind !== 'api') throw err;
       // The integration user may not read Users: its own activities then, said once per hour.
@@ -465,7 +497,7 @@ export class SalesforceCrm implements CrmPort {
         this.owners.set(id, { sfId, until: now + (sfId ? 3_600_000 : 600_000) });
       }
     }
-    return out;
+    return new Map([...out].filter(([id]) => requested.has(id)));
   }
 
   // ---------------------------------------------------------------- activities

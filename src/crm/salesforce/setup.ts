@@ -31,6 +31,7 @@ export function createSalesforceCrm(
     settings: salesforceSettings(config),
     log: deps.logger.child({ role: 'salesforce' }),
     userEmail: async (userId) => (await deps.store.db.selectFrom('users').select('email').where('id', '=', userId).executeTakeFirst())?.email,
+    userIds: async () => (await deps.store.db.selectFrom('users').select('id').where('disabled', '=', 0).execute()).map((u) => u.id),
     ...(deps.clock ? { clock: deps.clock } : {}),
     ...tuning,
   });
