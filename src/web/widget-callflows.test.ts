@@ -221,6 +221,8 @@ describe('CRM call flows in the widget', () => {
     const logged = await nthActivity('contact', jane.id, before + 1);
     expect(logged).toMatchObject({ direction: 'outbound', disposition: 'answered' });
     expect(Math.abs(logged.duration_s - realS)).toBeLessThanOrEqual(1);
+    // The browser's getStats figures, posted as it hung up, are on the activity.
+    expect(logged.details.quality).toMatchObject({ jitterMs: expect.any(Number), lossPct: expect.any(Number), mos: expect.any(Number) });
   });
 
   it('8: a widget tab closed during the call still gets its activity', async () => {

@@ -37,6 +37,10 @@ export interface SoftphoneHooks {
 const ICE_GATHERING_GRACE_MS = 1000;
 /** How often a call's quality is sampled (the last sample is what the server gets at hang-up). */
 const QUALITY_SAMPLE_MS = 2000;
+/** Every this many samples the figures are also posted during the call. */
+const QUALITY_POST_EVERY = 5;
+/** How long our Hang up waits for the quality to be posted. */
+const QUALITY_HANGUP_WAIT_MS = 400;
 /** An ICE connection 'disconnected' this long is restarted rather than waited for. */
 const ICE_DISCONNECTED_RESTART_MS = 3000;
 
@@ -52,6 +56,7 @@ export class Softphone {
   private iceTimer: ReturnType<typeof setTimeout> | undefined;
   private qualityTimer: ReturnType<typeof setInterval> | undefined;
   private quality: CallQuality | null = null;
+  private qualitySent: CallQuality | null = null;
   private readonly cleanup: (() => void)[] = [];
   /** Screen pops by the server's call id: one may arrive just before its INVITE. */
   private readonly pops = new Map<string, ScreenPop>();
@@ -161,7 +166,7 @@ export class Softphone {
         if (session && this.state.call?.phase === 'ringing-in') session.terminate({ status_code: 603, reason_phrase: 'Decline' });
         return;
       case 'hangup':
-        if (session && !session.isEnded()) session.terminate();
+        if (session && !session.isEnded()) void this.hangUp(session);
         return;
       case 'mute':
         if (!session?.isEstablished()) return;
@@ -277,6 +282,7 @@ export class Softphone {
     this.session = session;
     this.remoteStream = new MediaStream();
     this.quality = null;
+    this.qualitySent = null;
     this.update({ call, notice: null, wrapUp: null });
     this.emitMedia();
     session.on('progress', () => {
@@ -351,11 +357,35 @@ export class Softphone {
       notice = { kind: 'info', text: `Call ended (${formatSeconds(seconds)})`, id: ++this.noticeSeq };
     }
     this.update({ call: null, notice, wrapUp: call ? this.wrapUpOf(call) : null });
-    if (call?.serverCallId && call.answeredAt && this.quality) {
-      const callId = call.serverCallId;
-      void api('POST', `/calls/${encodeURIComponent(callId)}/quality`, this.quality).catch(() => undefined);
-    }
+    // Hung up from the other side: the last sample (the session's connection is closed by now).
+    if (call?.serverCallId && call.answeredAt && this.quality && this.quality !== this.qualitySent) void this.postQuality(call.serverCallId, this.quality);
     this.quality = null;
+    this.qualitySent = null;
+  }
+
+  /**
+   * Our Hang up: the call's quality goes to the server first (briefly waited for), so the call's
+   * activity, written when the call ends, carries the browser's figures.
+   */
+  private async hangUp(session: RTCSession): Promise<void> {
+    const call = this.state.call;
+    const pc = session.connection;
+    if (call?.serverCallId && call.phase === 'active' && pc) {
+      const callId = call.serverCallId;
+      const posted = measureQuality(pc)
+        .then((q) => {
+          if (q) this.quality = q;
+          return this.quality ? this.postQuality(callId, this.quality) : undefined;
+        })
+        .catch(() => undefined);
+      await Promise.race([posted, new Promise((resolve) => setTimeout(resolve, QUALITY_HANGUP_WAIT_MS))]);
+    }
+    if (!session.isEnded()) session.terminate();
+  }
+
+  private async postQuality(callId: string, quality: CallQuality): Promise<void> {
+    this.qualitySent = quality;
+    await api('POST', `/calls/${encodeURIComponent(callId)}/quality`, quality).catch(() => undefined);
   }
 
   /** What stays of a call for its wrap-up notes: only calls the server knows (it keeps the notes). */
@@ -375,12 +405,17 @@ export class Softphone {
   /** Samples getStats while the call is up: the last figures go to the server when it ends. */
   private sampleQuality(session: RTCSession): void {
     if (this.qualityTimer) clearInterval(this.qualityTimer);
+    let samples = 0;
     const sample = () => {
       const pc = session.connection;
       if (!pc || session !== this.session) return;
       void measureQuality(pc)
         .then((q) => {
-          if (q && session === this.session) this.quality = q;
+          if (!q || session !== this.session) return;
+          this.quality = q;
+          // Now and then to the server too: a call the other side ends still has recent figures.
+          const callId = this.state.call?.serverCallId;
+          if (callId && ++samples % QUALITY_POST_EVERY === 1) void this.postQuality(callId, q);
         })
         .catch(() => undefined);
     };

@@ -51,14 +51,19 @@ export function RecentCalls({ controller }: { controller: PhoneController }) {
               <li key={c.call_id} class={`sp-recent-item ${c.missed ? 'sp-missed' : ''}`} data-call-id={c.call_id}>
                 <Avatar name={who} size="sm" />
                 <span class="sp-recent-text">
-                  <span class="sp-recent-name">{who}</span>
+                  <span class="sp-recent-line">
+                    <span class="sp-recent-name">{who}</span>
+                    <time class="sp-recent-time" dateTime={c.started_at}>
+                      {timeAgo(c.started_at)}
+                    </time>
+                  </span>
                   <span class="sp-recent-meta">
                     <span class={`sp-dir sp-dir-${c.missed ? 'missed' : c.direction}`} aria-hidden="true">
-                      {c.missed ? '↙' : c.direction === 'inbound' ? '↙' : '↗'}
+                      {c.direction === 'inbound' ? '↙' : '↗'}
                     </span>
                     {what}
                     {!c.missed && c.duration_s > 0 && <> · {duration(c.duration_s)}</>}
-                    {c.number_display && c.number_display !== who && <> · {c.number_display}</>} · <time dateTime={c.started_at}>{timeAgo(c.started_at)}</time>
+                    {c.number_display && c.number_display !== who && <> · {c.number_display}</>}
                   </span>
                 </span>
                 {c.number &&

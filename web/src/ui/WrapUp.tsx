@@ -12,23 +12,23 @@ export function WrapUpCard({ controller, wrapUp }: { controller: PhoneController
         <Avatar name={wrapUp.name} size="sm" />
         <div class="sp-wrapup-who">
           <strong>{wrapUp.name}</strong>
-          <span class="small muted">
+          <span class="sp-wrapup-meta">
             {wrapUp.direction === 'incoming' ? 'Inbound' : 'Outbound'}
             {wrapUp.durationS !== null && <> · {duration(wrapUp.durationS)}</>}
             {wrapUp.numberDisplay && wrapUp.numberDisplay !== wrapUp.name && <> · {wrapUp.numberDisplay}</>}
           </span>
         </div>
+      </div>
+      <Notes callId={wrapUp.callId} />
+      <div class="sp-wrapup-actions">
+        <button type="button" class="sp-done" onClick={() => controller.execute({ type: 'dismiss-wrap-up' })}>
+          Done
+        </button>
         {wrapUp.record && (
           <a class="sp-open-record" href={wrapUp.record.url}>
             Open record
           </a>
         )}
-      </div>
-      <Notes callId={wrapUp.callId} />
-      <div class="sp-buttons">
-        <button type="button" class="sp-done" onClick={() => controller.execute({ type: 'dismiss-wrap-up' })}>
-          Done
-        </button>
       </div>
     </section>
   );
