@@ -314,6 +314,34 @@ describe.each(ENGINES)('Salesforce adapter on %s', (engine) => {
     await outbox.close();
   });
 
+  it("makes each agent the owner of their Tasks, looking the whole team up in one query", async () => {
+    seedOrg(5);
+    const team = ['ada', 'bob', 'cy', 'dee'].map((n) => ({ id: `u-${n}`, email: `${n}@ringside.example` }));
+    for (const u of team.slice(0, 3)) org.addUser(`${u.email.split('@')[0]}.sf@acme.example`, u.email);
+    const crm = new SalesforceCrm({
+      store,
+      phones,
+      settings: settings({ userMap: { 'cy@ringside.example': 'bob.sf@acme.example' } }),
+      log,
+      userEmail: async (id) => team.find((u) => u.id === id)?.email,
+      userIds: async () => team.map((u) => u.id),
+      clock: () => org.now(),
+    });
+    adapters.push(crm);
+    await crm.start();
+    await crm.syncNow();
+    const userQueries = () => org.requests.filter((r) => r.q?.includes('FROM User')).length;
+    const before = userQueries();
+    await crm.logCalls([callLog(10, { userId: 'u-ada', key: 'call:c-10:u-ada' })]);
+    await crm.logCalls(team.slice(1).map((u, i) => callLog(11 + i, { userId: u.id, key: `call:c-${11 + i}:${u.id}` })));
+    expect(userQueries() - before).toBe(1);
+    const owner = (key: string) => org.list('Task').find((t) => t.CallObject === key)?.OwnerId;
+    expect(owner('call:c-10:u-ada')).toBe(org.userId('ada.sf@acme.example'));
+    expect(owner('call:c-11:u-bob')).toBe(org.userId('bob.sf@acme.example'));
+    expect(owner('call:c-12:u-cy')).toBe(org.userId('bob.sf@acme.example')); // SALESFORCE_USER_MAP
+    expect(owner('call:c-13:u-dee')).toBe(org.userId(INTEGRATION)); // no Salesforce user: still logged
+  });
+
   it('holds the call logs while the daily API limit is exceeded and delivers every one later, none twice', async () => {
     seedOrg(5);
     const crm = new SalesforceCrm({ store, phones, settings: settings(), log, userEmail: async () => undefined, pageSize: 200, clock: () => org.now(), limitPauseMs: 60_000 });
