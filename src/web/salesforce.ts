@@ -14,20 +14,27 @@
  *   revocable like any other), and sends that as `Authorization: Bearer` on its API requests; the
  *   SIP WebSocket uses the usual one-minute `/sip?token=` from `/api/v1/sip-token`.
  * - `GET /salesforce/callcenter.xml`: the call center definition file with this server's adapter URL.
+ * - `GET /admin/salesforce` (administrators): sign-in, the mirror's initial sync (records synced of
+ *   total, time left) and polls, the API budget, and the call logs waiting in the outbox.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { renderCallCenterXml } from '../crm/salesforce/callcenter.ts';
 import { AppError } from '../shared/errors.ts';
-import { checkOrigin } from './auth.ts';
-import { html } from './html.ts';
+import type { SalesforceHealth } from '../crm/salesforce/adapter.ts';
+import { checkOrigin, requireAdmin } from './auth.ts';
+import { html, type Html } from './html.ts';
 import type { WebDeps } from './index.ts';
-import { ASSETS } from './pages/layout.ts';
+import { ASSETS, layout } from './pages/layout.ts';
+import { context } from './pages/records.ts';
 
 /** The Salesforce bundle (vite.config.ts): the softphone page and the login popup's hand-off. */
 export const SALESFORCE_SCRIPT = '/assets/salesforce.js';
 export const SALESFORCE_STYLE = '/assets/salesforce.css';
 const HANDOFF_TTL_MS = 60_000;
+/** As for the other pages (src/web/pages/index.ts): the style hash is Turbo's progress bar. */
+const PAGE_CSP =
+  "default-src 'self'; img-src 'self' data:; style-src 'self' 'sha256-WAyOw4V+FqDc35lQPyRADLBWbuNK8ahvYEaQIYF1+Ps='; script-src 'self'; connect-src 'self' ws: wss:; media-src 'self' blob:; frame-ancestors 'self'";
 /** Where Salesforce serves Lightning pages and the Open CTI script (My Domain, Lightning, setup, Visualforce). */
 const SALESFORCE_ORIGINS = ['https://*.force.com', 'https://*.salesforce.com', 'https://*.salesforce-setup.com', 'https://*.visualforce.com'];
 
@@ -169,5 +176,66 @@ export async function salesforceRoutes(app: FastifyInstance, deps: WebDeps): Pro
       csrf_token: created.session.csrf_token,
       user: { id: user.id, name: user.name, email: user.email },
     });
+  });
+
+  // The Salesforce connection at a glance, for administrators. What the adapter reports on /readyz
+  // (its readiness hook is the web layer's only view of it) plus the outbox's waiting rows.
+  app.get('/admin/salesforce', { preValidation: requireAdmin }, async (request, reply) => {
+    const ctx = context(request);
+    let checks: { crm?: string; salesforce?: string; salesforce_sync?: SalesforceHealth['sync']; salesforce_api?: SalesforceHealth['api'] } = {};
+    try {
+      checks = ((await app.inject({ method: 'GET', url: '/readyz' })).json() as { checks?: typeof checks }).checks ?? {};
+    } catch {
+      // no answer: shown as unknown
+    }
+    const waiting = await deps.outbox.undelivered(20);
+    const sync = checks.salesforce_sync;
+    const api = checks.salesforce_api;
+    const when = (iso: string | null | undefined) => (iso ? new Date(iso).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '—');
+    const eta = (s: number | null) => (s === null ? '' : s < 90 ? `, about ${Math.max(1, Math.round(s))} s left` : `, about ${Math.round(s / 60)} min left`);
+    let body: Html;
+    if (config.CRM !== 'salesforce') {
+      body = html`<h1>Salesforce</h1><p>Calls are logged to the built-in CRM. To use Salesforce, set <code>CRM=salesforce</code> and the <code>SALESFORCE_*</code> settings (see docs/salesforce.md).</p>`;
+    } else {
+      const objects = (sync?.objects ?? []).map((o) => html`<tr><td>${o.sobject}</td><td>${o.phase === 'initial' ? 'initial sync' : 'kept fresh'}</td><td>${o.synced.toLocaleString('en')} of ${o.total.toLocaleString('en')}</td></tr>`);
+      const rows = waiting.map((r) => html`<tr><td>${r.kind}</td><td>${r.idempotency_key}</td><td>${String(r.attempts)}</td><td>${when(r.next_attempt_at)}</td><td>${r.last_error ?? ''}</td></tr>`);
+      body = html`<h1>Salesforce</h1>
+<section aria-labelledby="sf-connection">
+  <h2 id="sf-connection">Connection</h2>
+  <p id="sf-status" data-ok="${checks.salesforce === 'ok' ? 'true' : 'false'}">${checks.salesforce === 'ok' ? 'Connected' : `Not working: ${checks.salesforce ?? 'unknown'}`}</p>
+  <p class="small muted">Login URL ${config.SALESFORCE_LOGIN_URL} · integration user ${config.SALESFORCE_USERNAME ?? '—'} · API ${config.SALESFORCE_API_VERSION}</p>
+</section>
+<section aria-labelledby="sf-sync">
+  <h2 id="sf-sync">Phone-number mirror</h2>
+  <p id="sf-sync-progress" data-state="${sync?.state ?? 'unknown'}">${
+    !sync
+      ? 'Unknown'
+      : sync.state === 'ready'
+        ? `Ready: ${sync.synced.toLocaleString('en')} records mirrored; last change fetched ${when(sync.lastPollAt ?? sync.completedAt)}`
+        : sync.state === 'initial'
+          ? `Initial sync: ${sync.synced.toLocaleString('en')} of ${sync.total.toLocaleString('en')} records (${sync.percent} %)${eta(sync.etaSeconds)}`
+          : 'Not started'
+  }</p>
+  ${sync?.lastError ? html`<p class="error">Last sync error: ${sync.lastError}</p>` : ''}
+  ${objects.length ? html`<table><thead><tr><th>Object</th><th>Phase</th><th>Records</th></tr></thead><tbody>${objects}</tbody></table>` : ''}
+</section>
+<section aria-labelledby="sf-api">
+  <h2 id="sf-api">API budget</h2>
+  <p id="sf-api-usage">${api?.used != null && api.max != null ? `${api.used.toLocaleString('en')} of ${api.max.toLocaleString('en')} daily API requests used` : 'Not known yet'}${api?.low ? ' — under the reserve: batching harder, polling less' : ''}${api?.limitedUntil ? ` — paused after REQUEST_LIMIT_EXCEEDED until ${when(api.limitedUntil)}` : ''}</p>
+  <p class="small muted">${String(api?.requests ?? 0)} requests by this server since it started.</p>
+</section>
+<section aria-labelledby="sf-outbox">
+  <h2 id="sf-outbox">Waiting to be logged</h2>
+  ${rows.length ? html`<table><thead><tr><th>Kind</th><th>Key</th><th>Attempts</th><th>Next attempt</th><th>Last error</th></tr></thead><tbody>${rows}</tbody></table>` : html`<p id="sf-outbox-empty">Nothing: every call is logged.</p>`}
+</section>`;
+    }
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('x-frame-options', 'SAMEORIGIN')
+      .header('x-content-type-options', 'nosniff')
+      .header('referrer-policy', 'same-origin')
+      .header('content-security-policy', PAGE_CSP)
+      .send(layout(ctx, 'Salesforce', body).value);
   });
 }

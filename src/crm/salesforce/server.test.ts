@@ -92,6 +92,20 @@ describe('Ringside with Salesforce as its CRM', () => {
     }
   });
 
+  it('shows administrators the connection, the mirror and the API budget on /admin/salesforce', async () => {
+    const admin = new HttpClient(server.url);
+    await admin.login('admin@example.com');
+    const page = await admin.get('/admin/salesforce');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('<p id="sf-status" data-ok="true">Connected</p>');
+    expect(page.text).toMatch(/<p id="sf-sync-progress" data-state="ready">Ready: 2 records mirrored; last change fetched \d{4}-\d\d-\d\d/);
+    expect(page.text).toMatch(/<p id="sf-api-usage">\d+ of 100,000 daily API requests used<\/p>/);
+    expect(page.text).toContain('Nothing: every call is logged.');
+    const agent = new HttpClient(server.url);
+    await agent.login('bob@example.com');
+    expect((await agent.get('/admin/salesforce')).status).toBe(403);
+  });
+
   it('serves the call center file with this server’s softphone URL', async () => {
     const res = await fetch(`${server.url}/salesforce/callcenter.xml`);
     expect(res.status).toBe(200);
@@ -110,8 +124,11 @@ describe('Ringside with Salesforce as its CRM', () => {
       expect(body.status).toBe('not_ready');
       expect(String(body.checks.salesforce)).toMatch(/SALESFORCE_CLIENT_ID/);
       expect((await fetch(`${bad.url}/healthz`)).status).toBe(200);
-      // The phone still rings: a call finds no record, and waits in the outbox for the fix.
+      // The pages still work, and the administrator's page says what to fix.
       expect((await fetch(`${bad.url}/login`)).status).toBe(200);
+      const admin = new HttpClient(bad.url);
+      await admin.login('admin@example.com');
+      expect((await admin.get('/admin/salesforce')).text).toMatch(/<p id="sf-status" data-ok="false">Not working: [^<]*SALESFORCE_CLIENT_ID/);
     } finally {
       await bad.stop();
     }
