@@ -15,6 +15,7 @@ import { makeAppKeys, SalesforceStandIn, type AppKeys } from '../../test/support
 import { startServer, type TestServer } from '../../test/support/server.ts';
 import { waitFor } from '../../test/support/wait.ts';
 import { ensureWidgetBuilt, LOOPBACK_ONLY_ICE } from '../../test/support/widget.ts';
+import { salesforceOrigins } from './salesforce.ts';
 
 const INTEGRATION = 'ringside-integration@acme.example';
 const CLIENT_ID = '3MVG9-ringside-opencti-consumer-key';
@@ -162,20 +163,37 @@ describe('Ringside as an Open CTI softphone in Salesforce (Chromium)', () => {
     await waitFor(async () => (await methods(page)).filter((m) => m === 'refreshView').length >= 2 || undefined, { what: 'refreshView after the calls' });
   });
 
-  it('serves the softphone to Salesforce only: frame-ancestors and the Open CTI origin in its CSP, nowhere else', async () => {
-    const res = await fetch(`${server.url}/salesforce/softphone?sfdcIframeOrigin=${encodeURIComponent('https://acme.lightning.force.com')}`);
-    const csp = res.headers.get('content-security-policy')!;
-    expect(csp).toMatch(/frame-ancestors 'self' https:\/\/\*\.force\.com https:\/\/\*\.salesforce\.com .*http:\/\/127\.0\.0\.1:\d+/);
-    expect(csp).toMatch(/script-src 'self' https:\/\/\*\.force\.com/);
-    expect(res.headers.get('x-frame-options')).toBeNull();
-    expect(await res.text()).toContain('<meta name="ringside-sf-origin" content="https://acme.lightning.force.com">');
-    // Another origin is not taken as Salesforce's.
-    expect(await (await fetch(`${server.url}/salesforce/softphone?sfdcIframeOrigin=${encodeURIComponent('https://evil.example')}`)).text()).toContain('<meta name="ringside-sf-origin" content="">');
+  it('lets only the connected org frame the softphone and serve it scripts, no other Salesforce customer', async () => {
+    const csp = async (origin: string) => {
+      const res = await fetch(`${server.url}/salesforce/softphone?sfdcIframeOrigin=${encodeURIComponent(origin)}`);
+      return { csp: res.headers.get('content-security-policy')!, xfo: res.headers.get('x-frame-options'), html: await res.text() };
+    };
+    const ours = await csp(org.url);
+    expect(ours.csp).toContain(`script-src 'self' ${org.url};`);
+    expect(ours.csp).toMatch(new RegExp(`frame-ancestors 'self' ${org.url.replace(/[.]/g, '\\.')}$`));
+    expect(ours.xfo).toBeNull();
+    expect(ours.html).toContain(`<meta name="ringside-sf-origin" content="${org.url}">`);
+    // Anyone can host pages on force.com: another org's Lightning domain is not ours.
+    const other = await csp('https://evil.lightning.force.com');
+    expect(other.html).toContain('<meta name="ringside-sf-origin" content="">');
+    expect(other.csp).not.toMatch(/force\.com|\*/);
     // The CRM pages still refuse to be framed by other sites.
     const login = await fetch(`${server.url}/login`);
     expect(login.headers.get('content-security-policy')).toMatch(/frame-ancestors 'self'$/);
     expect(login.headers.get('x-frame-options')).toBe('SAMEORIGIN');
-    // A sign-in token works once, and a forged one never.
+    // A forged sign-in token is refused.
     expect((await fetch(`${server.url}/salesforce/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'eyJ1IjoieCJ9.forged' }) })).status).toBe(401);
+    // A real org's domains: its My Domain and the Lightning and setup twins, sandboxes too.
+    expect(salesforceOrigins('https://acme.my.salesforce.com', 'https://login.salesforce.com')).toEqual([
+      'https://acme.my.salesforce.com',
+      'https://acme.lightning.force.com',
+      'https://acme.my.salesforce-setup.com',
+    ]);
+    expect(salesforceOrigins('https://acme--uat.sandbox.my.salesforce.com', 'https://test.salesforce.com')).toEqual([
+      'https://acme--uat.sandbox.my.salesforce.com',
+      'https://acme--uat.sandbox.lightning.force.com',
+      'https://acme--uat.sandbox.my.salesforce-setup.com',
+    ]);
+    expect(salesforceOrigins(null, 'https://login.salesforce.com')).toEqual([]);
   });
 });

@@ -4,8 +4,8 @@
  * - `GET /salesforce/softphone`: the widget in a compact layout for the call center's softphone
  *   panel. It loads the org's Open CTI script (`/support/api/{v}/lightning/opencti_min.js` on the
  *   origin Salesforce names in `sfdcIframeOrigin`, else the referrer's) and is the only page that
- *   other sites may frame: its CSP allows the Salesforce origins (and SALESFORCE_LOGIN_URL's, for
- *   a My Domain or the test stand-in) in `script-src` and `frame-ancestors`.
+ *   other sites may frame: its CSP allows the connected org's origins (`salesforceOrigins`) in
+ *   `script-src` and `frame-ancestors` — and no other Salesforce customer's.
  * - Sign-in without cross-site cookies: inside the Salesforce iframe the session cookie is a
  *   third-party cookie, which current browsers block. The iframe opens `GET /salesforce/login` in
  *   a popup — a first-party window, where the cookie (or the sign-in page) works — which hands the
@@ -35,9 +35,6 @@ const HANDOFF_TTL_MS = 60_000;
 /** As for the other pages (src/web/pages/index.ts): the style hash is Turbo's progress bar. */
 const PAGE_CSP =
   "default-src 'self'; img-src 'self' data:; style-src 'self' 'sha256-WAyOw4V+FqDc35lQPyRADLBWbuNK8ahvYEaQIYF1+Ps='; script-src 'self'; connect-src 'self' ws: wss:; media-src 'self' blob:; frame-ancestors 'self'";
-/** Where Salesforce serves Lightning pages and the Open CTI script (My Domain, Lightning, setup, Visualforce). */
-const SALESFORCE_ORIGINS = ['https://*.force.com', 'https://*.salesforce.com', 'https://*.salesforce-setup.com', 'https://*.visualforce.com'];
-
 function originOf(url: string): string | null {
   try {
     const u = new URL(url);
@@ -47,12 +44,27 @@ function originOf(url: string): string | null {
   }
 }
 
-/** An origin the softphone may be framed by and load Open CTI from. */
-export function isSalesforceOrigin(origin: string, loginUrl: string): boolean {
-  const o = originOf(origin);
-  if (!o || o !== origin.replace(/\/$/, '')) return false;
-  if (o === originOf(loginUrl)) return true;
-  return /^https:\/\/([a-z0-9-]+\.)+(force\.com|salesforce\.com|salesforce-setup\.com|visualforce\.com)$/i.test(o);
+/**
+ * The origins of the org Ringside is connected to, which may frame the softphone and serve it the
+ * Open CTI script: the instance (My Domain) the integration user signed in to, its Lightning and
+ * setup twins (`acme.my.salesforce.com` → `acme.lightning.force.com`, `acme.my.salesforce-setup.com`;
+ * sandboxes and developer orgs alike), and SALESFORCE_LOGIN_URL's origin when it is a My Domain (or
+ * the test stand-in). Never all of `*.force.com`: anyone can host pages and scripts there.
+ */
+export function salesforceOrigins(instanceUrl: string | null | undefined, loginUrl: string): string[] {
+  const out = new Set<string>();
+  const login = originOf(loginUrl);
+  if (login && !/^https:\/\/(login|test)\.salesforce\.com$/.test(login)) out.add(login);
+  const instance = instanceUrl ? originOf(instanceUrl) : null;
+  if (instance) {
+    out.add(instance);
+    const my = /^https:\/\/(.+)\.my\.salesforce\.com$/.exec(instance);
+    if (my) {
+      out.add(`https://${my[1]}.lightning.force.com`);
+      out.add(`https://${my[1]}.my.salesforce-setup.com`);
+    }
+  }
+  return [...out];
 }
 
 /** This server's public base URL: BASE_URL, else the request's own. */
@@ -64,7 +76,7 @@ export async function salesforceRoutes(app: FastifyInstance, deps: WebDeps): Pro
   const { config, sessions } = deps;
   const secret = await deps.store.serverSecret();
   const used = new Map<string, number>();
-  const sfOrigins = [...new Set([...SALESFORCE_ORIGINS, originOf(config.SALESFORCE_LOGIN_URL) ?? ''].filter(Boolean))].join(' ');
+  const orgOrigins = () => (config.CRM === 'salesforce' ? salesforceOrigins(app.salesforce?.client?.instanceUrl, config.SALESFORCE_LOGIN_URL) : []);
   const sign = (payload: string) => createHmac('sha256', secret).update(`sf-handoff|${payload}`).digest('base64url');
 
   // The iframe's own session, sent as a bearer token (no cookie reaches a third-party iframe).
@@ -92,7 +104,8 @@ export async function salesforceRoutes(app: FastifyInstance, deps: WebDeps): Pro
   app.get('/salesforce/softphone', async (request, reply) => {
     const q = request.query as { sfdcIframeOrigin?: unknown };
     const given = typeof q.sfdcIframeOrigin === 'string' ? q.sfdcIframeOrigin : '';
-    const sfOrigin = given && isSalesforceOrigin(given, config.SALESFORCE_LOGIN_URL) ? given.replace(/\/$/, '') : '';
+    const origins = orgOrigins();
+    const sfOrigin = origins.includes(given.replace(/\/$/, '')) ? given.replace(/\/$/, '') : '';
     const body = html`<!doctype html>
 <html lang="en">
 <head>
@@ -117,8 +130,9 @@ export async function salesforceRoutes(app: FastifyInstance, deps: WebDeps): Pro
 </main>
 </body>
 </html>`;
-    // Framed by Salesforce only (and ourselves); scripts from here and the org's Open CTI.
-    const csp = `default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self' ${sfOrigins}; connect-src 'self' ws: wss:; media-src 'self' blob:; frame-ancestors 'self' ${sfOrigins}`;
+    // Framed by the org only (and ourselves); scripts from here and the org's Open CTI.
+    const list = origins.map((o) => ` ${o}`).join('');
+    const csp = `default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'${list}; connect-src 'self' ws: wss:; media-src 'self' blob:; frame-ancestors 'self'${list}`;
     return page(reply, csp, body.value);
   });
 
