@@ -46,26 +46,25 @@ export function RecentCalls({ controller }: { controller: PhoneController }) {
         <ul class="sp-recent-list" aria-label="Recent calls">
           {calls.map((c) => {
             const who = c.name ?? c.number_display ?? c.number ?? 'Unknown';
-            const what = c.missed ? 'Missed' : c.direction === 'inbound' ? 'Inbound' : 'Outbound';
+            const what = c.missed ? 'Missed call' : c.direction === 'inbound' ? 'Inbound call' : 'Outbound call';
             return (
               <li key={c.call_id} class={`sp-recent-item ${c.missed ? 'sp-missed' : ''}`} data-call-id={c.call_id}>
                 <Avatar name={who} size="sm" />
                 <span class="sp-recent-text">
-                  <span class="sp-recent-line">
-                    <span class="sp-recent-name">{who}</span>
-                    <time class="sp-recent-time" dateTime={c.started_at}>
-                      {timeAgo(c.started_at)}
-                    </time>
-                  </span>
+                  <span class="sp-recent-name">{who}</span>
                   <span class="sp-recent-meta">
                     <span class={`sp-dir sp-dir-${c.missed ? 'missed' : c.direction}`} aria-hidden="true">
                       {c.direction === 'inbound' ? '↙' : '↗'}
                     </span>
-                    {what}
+                    <span class="visually-hidden">{what} · </span>
+                    {c.number_display && c.number_display !== who ? c.number_display : what}
                     {!c.missed && c.duration_s > 0 && <> · {duration(c.duration_s)}</>}
-                    {c.number_display && c.number_display !== who && <> · {c.number_display}</>}
                   </span>
                 </span>
+                <span class="sp-recent-side">
+                  <time class="sp-recent-time" dateTime={c.started_at}>
+                    {timeAgo(c.started_at)}
+                  </time>
                 {c.number &&
                   (c.missed ? (
                     <button type="button" class="sp-callback" onClick={() => callBack(c)}>
@@ -76,6 +75,7 @@ export function RecentCalls({ controller }: { controller: PhoneController }) {
                       <span aria-hidden="true">📞</span>
                     </button>
                   ))}
+                </span>
               </li>
             );
           })}
