@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeAppKeys, SalesforceStandIn, type AppKeys } from '../../../test/support/salesforce/index.ts';
 import { HttpClient, startServer, type TestServer } from '../../../test/support/server.ts';
 import { waitFor } from '../../../test/support/wait.ts';
+import { WeriftPeer } from '../../../test/support/werift-peer.ts';
 import { WsSipClient } from '../../../test/support/ws-sip-client.ts';
 import type { ScreenPopMessage } from '../../calls/index.ts';
 
@@ -66,15 +67,18 @@ describe('Ringside with Salesforce as its CRM', () => {
       expect(pop.matches[0]).toMatchObject({ type: 'contact', id: jane, name: 'Jane Doe', title: 'VP Sales', account: 'Acme Corp', url: `${org.url}/lightning/r/Contact/${jane}/view` });
       // The caller was found in the local mirror: the ring cost Salesforce nothing.
       expect(org.apiCalls).toBe(lookups);
-      // Alice is busy (a plain-RTP answer from this test client would not pass the media relay's
-      // WebRTC checks): the call is still logged, once.
-      ws.respond(invite, 486, { toTag: 'sf1' });
+      // The test caller speaks RTP; the relay offers the browser WebRTC, which a real peer answers.
+      const peer = new WeriftPeer();
+      ws.respond(invite, 200, { toTag: 'sf1', sdp: Buffer.from(await peer.answer(invite.body.toString())) });
+      const bye = await ws.nextRequest('BYE'); // the caller hangs up after 1 s
+      ws.respond(bye, 200);
+      await peer.close();
       await test;
       const task = await waitFor(() => org.list('Task')[0], { timeoutMs: 10_000, what: 'the Task in Salesforce' });
       expect(task).toMatchObject({
         TaskSubtype: 'Call',
         CallType: 'Inbound',
-        CallDisposition: 'Busy',
+        CallDisposition: 'Answered',
         Status: 'Completed',
         WhoId: jane,
         WhatId: acme,
@@ -82,8 +86,9 @@ describe('Ringside with Salesforce as its CRM', () => {
         CallObject: expect.stringMatching(new RegExp(`^call:${pop.call_id}:`)),
         ActivityDate: new Date().toISOString().slice(0, 10),
       });
-      expect(task.CallDurationInSeconds).toBe(0);
-      expect(task.Subject).toBe('Busy inbound call from Jane Doe (+1 415 555 0134)');
+      expect(task.CallDurationInSeconds).toBeGreaterThanOrEqual(1);
+      expect(task.Subject).toBe('Inbound call from Jane Doe (+1 415 555 0134)');
+      expect(String(task.Description)).toContain('Answered on the browser.');
       // Nothing more arrives: exactly one Task for the call.
       await waitFor(async () => (await server.ringside.outbox.undelivered()).length === 0, { what: 'the outbox to be empty' });
       expect(org.list('Task')).toHaveLength(1);
