@@ -342,6 +342,41 @@ describe.each(ENGINES)('Salesforce adapter on %s', (engine) => {
     expect(owner('call:c-13:u-dee')).toBe(org.userId(INTEGRATION)); // no Salesforce user: still logged
   });
 
+  it('keeps a video invitation as one Event with its times and link, moved and cancelled in place', async () => {
+    const { jane } = seedOrg(5);
+    const crm = await adapter();
+    const inv = {
+      key: 'invitation:5d1e0c7a-2b9f-4c1e-8a3d-0f6b7e9a1c22',
+      userId: 'u-alice',
+      record: { type: 'contact' as const, id: jane },
+      subject: 'Video call with Jane Doe (Ringside)',
+      startsAt: '2026-12-01T15:00:00.000Z',
+      endsAt: '2026-12-01T15:30:00.000Z',
+      link: 'https://ringside.example.com/v/abc123',
+      guestEmail: 'jane@acme.example',
+      message: 'About the renewal',
+      status: 'scheduled' as const,
+      sequence: 0,
+    };
+    const { ref } = await crm.logInvitation(inv);
+    expect(org.get(ref)).toMatchObject({
+      Subject: 'Video call with Jane Doe (Ringside)',
+      StartDateTime: expect.stringMatching(/^2026-12-01T15:00:00/),
+      EndDateTime: expect.stringMatching(/^2026-12-01T15:30:00/),
+      IsAllDayEvent: false,
+      WhoId: jane,
+      Location: 'https://ringside.example.com/v/abc123',
+      Ringside_Call_Id__c: inv.key,
+    });
+    expect(String(org.get(ref)!.Description)).toContain('Join link: https://ringside.example.com/v/abc123');
+    // Moved, then cancelled: the same Event; a late copy of an older version changes nothing.
+    await crm.logInvitation({ ...inv, startsAt: '2026-12-02T09:00:00.000Z', endsAt: '2026-12-02T09:30:00.000Z', sequence: 1 });
+    await crm.logInvitation({ ...inv, status: 'cancelled', startsAt: '2026-12-02T09:00:00.000Z', endsAt: '2026-12-02T09:30:00.000Z', sequence: 2 });
+    await crm.logInvitation({ ...inv, sequence: 1 });
+    expect(org.list('Event')).toHaveLength(1);
+    expect(org.get(ref)).toMatchObject({ Subject: 'Cancelled: Video call with Jane Doe (Ringside)', StartDateTime: expect.stringMatching(/^2026-12-02T09:00:00/), ShowAs: 'Free' });
+  });
+
   it('holds the call logs while the daily API limit is exceeded and delivers every one later, none twice', async () => {
     seedOrg(5);
     const crm = new SalesforceCrm({ store, phones, settings: settings(), log, userEmail: async () => undefined, pageSize: 200, clock: () => org.now(), limitPauseMs: 60_000 });
