@@ -377,6 +377,35 @@ describe.each(ENGINES)('Salesforce adapter on %s', (engine) => {
     expect(org.get(ref)).toMatchObject({ Subject: 'Cancelled: Video call with Jane Doe (Ringside)', StartDateTime: expect.stringMatching(/^2026-12-02T09:00:00/), ShowAs: 'Free' });
   });
 
+  it('slows down under the API reserve: partial batches at most once a minute, the rest kept in the outbox', async () => {
+    seedOrg(5);
+    const crm = new SalesforceCrm({ store, phones, settings: settings(), log, userEmail: async () => undefined, clock: () => org.now(), slowIntervalMs: 60_000 });
+    adapters.push(crm);
+    await crm.start();
+    await crm.syncNow();
+    const outbox = outboxFor(crm, () => org.now());
+    org.setUsage(95_000, 100_000); // 5 % left, under the 10 % reserve
+    await put([callLog(20)], new Date(org.now()).toISOString());
+    await outbox.drain(); // the answer says how little is left
+    expect((await crm.health()).api).toMatchObject({ low: true, used: 95_001, max: 100_000 });
+    await put([callLog(21)], new Date(org.now()).toISOString());
+    await outbox.drain(); // one partial batch now
+    await put([callLog(22), callLog(23)], new Date(org.now()).toISOString());
+    await outbox.drain(); // and then not for a minute: kept, no attempt spent
+    const waiting = await outbox.undelivered();
+    expect(waiting.map((r) => [r.idempotency_key, Number(r.attempts)])).toEqual([
+      ['call:c-22:u-alice', 0],
+      ['call:c-23:u-alice', 0],
+    ]);
+    expect(waiting[0]!.last_error).toMatch(/allocation low/);
+    expect(org.list('Task')).toHaveLength(2);
+    org.advance(61);
+    await outbox.drain();
+    expect(await outbox.undelivered()).toEqual([]);
+    expect(org.list('Task').map((t) => t.CallObject).sort()).toEqual(['call:c-20:u-alice', 'call:c-21:u-alice', 'call:c-22:u-alice', 'call:c-23:u-alice']);
+    await outbox.close();
+  });
+
   it('holds the call logs while the daily API limit is exceeded and delivers every one later, none twice', async () => {
     seedOrg(5);
     const crm = new SalesforceCrm({ store, phones, settings: settings(), log, userEmail: async () => undefined, pageSize: 200, clock: () => org.now(), limitPauseMs: 60_000 });
