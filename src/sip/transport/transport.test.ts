@@ -13,8 +13,9 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMessage, type SipResponse } from '../message/index.ts';
 import { startServer, type TestServer } from '../../../test/support/server.ts';
-import { TEST_SDP, TestPhone } from '../../../test/support/sip-phone.ts';
+import { TestPhone } from '../../../test/support/sip-phone.ts';
 import { waitFor } from '../../../test/support/wait.ts';
+import { WeriftPeer } from '../../../test/support/werift-peer.ts';
 import { WsSipClient } from '../../../test/support/ws-sip-client.ts';
 
 const OPTIONS = (branch: string, extra = '') =>
@@ -62,8 +63,11 @@ describe('SIP transports', () => {
     expect(invite.uri.toString()).toMatch(/\.invalid;transport=ws$/);
     expect(invite.topVia.transport).toBe('WS');
     browser.respond(invite, 180, { toTag: 'ws1' });
-    browser.respond(invite, 200, { toTag: 'ws1', sdp: TEST_SDP(43000) });
+    // Bob's RTP offer reaches the browser through the media relay as WebRTC; a real peer answers.
+    const peer = new WeriftPeer();
+    browser.respond(invite, 200, { toTag: 'ws1', sdp: Buffer.from(await peer.answer(invite.body.toString())) });
     expect((await result).status).toBe(200);
+    await peer.close();
     await browser.nextRequest('ACK');
     await bob.hangUp();
     const bye = await browser.nextRequest('BYE');
