@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Transaction } from 'kysely';
-import type { CallLog, CrmPort, DeliveryResult, InvitationLog } from '../crm/index.ts';
+import type { CallLog, CallQuality, CrmPort, DeliveryResult, InvitationLog } from '../crm/index.ts';
 import type { Mailer, OutgoingMail } from '../mail/index.ts';
 import { newId, nowIso, sql, type Database, type OutboxRow, type Store } from '../store/index.ts';
 
@@ -16,6 +16,7 @@ type Trx = Transaction<Database>;
 export type OutboxItem =
   | { kind: 'call'; log: CallLog }
   | { kind: 'call-notes'; key: string; notes: string | null }
+  | { kind: 'call-quality'; key: string; quality: CallQuality }
   | { kind: 'invitation'; log: InvitationLog }
   | { kind: 'mail'; invitationId: string; mail: OutgoingMail };
 
@@ -198,6 +199,7 @@ export class ActivityOutbox extends EventEmitter {
         ref = (await this.options.crm.logCall(item.log)).ref;
       }
       else if (item.kind === 'call-notes') await this.options.crm.updateCallNotes(item.key, item.notes);
+      else if (item.kind === 'call-quality') await this.options.crm.updateCallQuality(item.key, item.quality);
       else if (item.kind === 'invitation') ref = (await this.options.crm.logInvitation(item.log)).ref;
       else {
         if (!this.options.mailer) throw new Error('no mailer configured');

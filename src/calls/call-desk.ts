@@ -220,13 +220,16 @@ export class CallDesk {
   /** Quality figures from the widget's getStats (the relay's RTCP adds its own). */
   async setQuality(callId: string, userId: string, q: { jitter_ms?: number | null; loss_pct?: number | null; rtt_ms?: number | null }): Promise<void> {
     await this.party(callId, userId);
-    const quality = { jitterMs: q.jitter_ms ?? null, lossPct: q.loss_pct ?? null, rttMs: q.rtt_ms ?? null };
-    await this.options.store.db
-      .updateTable('call_parties')
-      .set({ quality: JSON.stringify({ ...quality, mos: estimateMos(quality) }), updated_at: nowIso(this.clock) })
-      .where('call_id', '=', callId)
-      .where('user_id', '=', userId)
-      .execute();
+    const figures = { jitterMs: q.jitter_ms ?? null, lossPct: q.loss_pct ?? null, rttMs: q.rtt_ms ?? null };
+    const quality = { ...figures, mos: estimateMos(figures) };
+    await this.options.store.db.transaction().execute(async (trx) => {
+      await trx.updateTable('call_parties').set({ quality: JSON.stringify(quality), updated_at: nowIso(this.clock) }).where('call_id', '=', callId).where('user_id', '=', userId).execute();
+      // The browser's last report often comes just after the hang-up, when the call is already
+      // logged: the CRM's activity is updated through the outbox, like notes.
+      const key = `call:${callId}:${userId}`;
+      const logged = await trx.selectFrom('activity_outbox').select('id').where('idempotency_key', '=', key).executeTakeFirst();
+      if (logged) await enqueue(trx, [{ key: `quality:${key}:${this.clock()}`, userId, item: { kind: 'call-quality', key, quality } }], nowIso(this.clock));
+    });
   }
 
   /** The user's latest calls, newest first; missed ones can be called back. */

@@ -46,7 +46,7 @@ describe('call flows with the built-in CRM', () => {
 
   /** The call activities on a record's timeline. */
   async function callActivities(type: string, id: string) {
-    const page = (await alice.get(`/api/v1/activities?record_type=${type}&record_id=${id}&limit=200`)).json() as { data: { kind: string; subject: string; direction: string; disposition: string; duration_s: number; body: string | null; details: Record<string, unknown> }[] };
+    const page = (await alice.get(`/api/v1/activities?record_type=${type}&record_id=${id}&limit=200`)).json() as { data: { kind: string; subject: string; direction: string; disposition: string; duration_s: number; body: string | null; details: Record<string, unknown> & { quality?: { jitterMs?: number } } }[] };
     return page.data.filter((a) => a.kind === 'call' && !a.details?.demo);
   }
 
@@ -73,6 +73,14 @@ describe('call flows with the built-in CRM', () => {
     expect(logged).toMatchObject({ direction: 'inbound', disposition: 'answered', subject: 'Inbound call from Ringside test call (+1 415 555 0134)' });
     expect(logged.duration_s).toBeGreaterThanOrEqual(1);
     expect(logged.details.answered_device).toBe('the browser');
+    // The browser's last quality report arrives after the hang-up: the logged activity gets it.
+    const q = await alice.request('POST', `/api/v1/calls/${pop.call_id}/quality`, { json: { jitter_ms: 12, loss_pct: 0.5, rtt_ms: 40 } });
+    expect(q.status).toBeLessThan(300);
+    const updated = await waitFor(async () => {
+      const a = (await callActivities('contact', jane.id))[0];
+      return a?.details.quality?.jitterMs === 12 ? a : undefined;
+    }, { timeoutMs: 5000, what: 'the quality on the logged call' });
+    expect(updated.details.quality).toMatchObject({ jitterMs: 12, lossPct: 0.5, rttMs: 40, mos: expect.any(Number) });
     await ws.close();
   });
 

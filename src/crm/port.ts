@@ -135,6 +135,8 @@ export interface CrmPort {
   readonly batching?: { maxItems: number; windowMs: number };
   /** Replaces the wrap-up notes of a call logged earlier. */
   updateCallNotes(key: string, notes: string | null): Promise<void>;
+  /** Replaces the quality figures of a call logged earlier (the browser's last report can come after the log). */
+  updateCallQuality(key: string, quality: CallQuality): Promise<void>;
   /** Creates or updates (by `log.key`, newer `sequence` wins) the meeting of an invitation. */
   logInvitation(log: InvitationLog): Promise<{ ref: string }>;
   /** The latest activity on a record, for the call card ("last spoke 3 days ago"). */

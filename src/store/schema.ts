@@ -316,7 +316,7 @@ export interface ActivityOutboxTable {
   id: string;
   /** Call id + user: a retry never duplicates. */
   idempotency_key: string;
-  kind: 'call' | 'call-notes' | 'invitation' | 'mail';
+  kind: 'call' | 'call-notes' | 'call-quality' | 'invitation' | 'mail';
   user_id: string | null;
   payload: string;
   attempts: Generated<number>;

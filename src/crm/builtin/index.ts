@@ -24,7 +24,7 @@ import {
   type Lead as LeadRow,
 } from '../../store/index.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.ts';
-import type { AddContactResult, CallLog, CrmMatch, CrmPort, CrmRecordSummary, InvitationLog, NewContact } from '../port.ts';
+import type { AddContactResult, CallLog, CallQuality, CrmMatch, CrmPort, CrmRecordSummary, InvitationLog, NewContact } from '../port.ts';
 import type {
   Account,
   AccountInput,
@@ -192,6 +192,16 @@ export class BuiltinCrm implements CrmPort {
     const result = await this.db.updateTable('activities').set({ body: notes }).where('idempotency_key', '=', key).executeTakeFirst();
     // Not logged yet (its delivery is pending or retrying): fail, so the outbox tries again later.
     if (Number(result.numUpdatedRows) === 0) throw new Error('the call is not logged yet');
+  }
+
+  async updateCallQuality(key: string, quality: CallQuality): Promise<void> {
+    if (this.failures?.shouldFail()) throw new Error('built-in CRM unavailable (injected failure)');
+    await this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('activities').select(['id', 'details']).where('idempotency_key', '=', key).executeTakeFirst();
+      if (!row) throw new Error('the call is not logged yet');
+      const details = { ...(row.details ? (JSON.parse(row.details) as Record<string, unknown>) : {}), quality };
+      await trx.updateTable('activities').set({ details: JSON.stringify(details) }).where('id', '=', row.id).execute();
+    });
   }
 
   async logInvitation(log: InvitationLog): Promise<{ ref: string }> {

@@ -22,7 +22,7 @@ import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import type { PhoneNumbers } from '../../phone/index.ts';
 import { AppError, ValidationError } from '../../shared/errors.ts';
 import type { SfRecordsTable, Store } from '../../store/index.ts';
-import type { AddContactResult, CallLog, CrmMatch, CrmPort, CrmRecordSummary, DeliveryResult, InvitationLog, NewContact, RecordRef } from '../port.ts';
+import type { AddContactResult, CallLog, CallQuality, CrmMatch, CrmPort, CrmRecordSummary, DeliveryResult, InvitationLog, NewContact, RecordRef } from '../port.ts';
 import { callDescription, eventFields, taskFields, type ActivityTarget } from './activities.ts';
 import { SalesforceClient, SalesforceError } from './client.ts';
 import { SalesforceMirror } from './mirror.ts';
@@ -620,6 +620,15 @@ export class SalesforceCrm implements CrmPort {
     if (!row) throw new Error('the call is not logged in Salesforce yet');
     const log = JSON.parse(row.payload) as CallLog;
     log.notes = notes;
+    await this.api().request('PATCH', `/sobjects/Task/${row.sf_id}`, { body: { Description: callDescription(log, (n) => this.options.phones.display(n)) } });
+    await this.options.store.db.updateTable('sf_activities').set({ payload: JSON.stringify(log) }).where('key', '=', key).execute();
+  }
+
+  async updateCallQuality(key: string, quality: CallQuality): Promise<void> {
+    const row = await this.options.store.db.selectFrom('sf_activities').selectAll().where('key', '=', key).executeTakeFirst();
+    if (!row) throw new Error('the call is not logged in Salesforce yet');
+    const log = JSON.parse(row.payload) as CallLog;
+    log.quality = quality;
     await this.api().request('PATCH', `/sobjects/Task/${row.sf_id}`, { body: { Description: callDescription(log, (n) => this.options.phones.display(n)) } });
     await this.options.store.db.updateTable('sf_activities').set({ payload: JSON.stringify(log) }).where('key', '=', key).execute();
   }
