@@ -434,11 +434,12 @@ export class AppServer implements TransactionUser {
     const id = randomUUID();
     const offer = sdpOf(request);
     const media = new CallMedia(this.deps.relay, id, offer, sdpProfile(offer));
-    // Click-to-dial: the widget names the record it dialled from (`X-Ringside-Record: contact:<id>`).
-    const recordHeader = caller.kind === 'user' ? /^(contact|lead|account):([0-9a-f-]{36})$/i.exec(request.header('X-Ringside-Record') ?? '') : null;
+    // Click-to-dial: the widget names the record it dialled from (`X-Ringside-Record: contact:<id>`):
+    // a built-in CRM's UUID or a Salesforce id (15 or 18 characters, case-sensitive).
+    const recordHeader = caller.kind === 'user' ? /^(contact|lead|account):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?)$/i.exec(request.header('X-Ringside-Record') ?? '') : null;
     // A guest's call belongs to the record they were invited from.
     const context = recordHeader
-      ? { type: recordHeader[1]!.toLowerCase() as 'contact' | 'lead' | 'account', id: recordHeader[2]!.toLowerCase() }
+      ? { type: recordHeader[1]!.toLowerCase() as 'contact' | 'lead' | 'account', id: recordHeader[2]!.length === 36 ? recordHeader[2]!.toLowerCase() : recordHeader[2]! }
       : caller.kind === 'guest'
         ? caller.guest.record
         : null;

@@ -123,6 +123,7 @@ export async function createWebServer(deps: WebDeps): Promise<FastifyInstance> {
     }
   });
 
+  app.decorate('adminPages', deps.config.CRM === 'salesforce' ? [{ href: '/admin/salesforce', label: 'Salesforce' }] : []);
   await app.register(apiRoutes, { prefix: '/api/v1', deps, authOptions });
   app.get('/api/openapi.json', async () => app.swagger());
   await app.register(pageRoutes, { deps, authOptions });

@@ -97,6 +97,44 @@ describe('Ringside with Salesforce as its CRM', () => {
     }
   });
 
+  it('logs a click-to-dial call on the Salesforce record it was dialled from', async () => {
+    // Sam has no phone of the number dialled: only the record context can put the Task on him.
+    const sam = org.seed('Contact', { FirstName: 'Sam', LastName: 'Context', AccountId: acme }, { indexed: true });
+    const alice = new HttpClient(server.url);
+    await alice.login('alice@example.com');
+    const ws = await WsSipClient.connect(`${server.url.replace('http', 'ws')}/sip`, { user: 'alice', password: 'unused', domain: '127.0.0.1', headers: { cookie: `rs_session=${alice.cookie('rs_session')}` } });
+    const { TestPhone } = await import('../../../test/support/sip-phone.ts');
+    const bob = await TestPhone.start({ user: 'bob', password: 'ringside-demo', domain: '127.0.0.1', server: { address: '127.0.0.1', port: server.ringside.sip.ports.udp! } });
+    try {
+      expect((await ws.register()).status).toBe(200);
+      await bob.register();
+      const before = org.list('Task').length;
+      const { SipRequest, parseUri } = await import('../../sip/index.ts');
+      const response = await ws.request((cseq) => {
+        const r = new SipRequest('INVITE', parseUri('sip:1002@127.0.0.1'));
+        r.setHeader('From', `<sip:alice@127.0.0.1>;tag=sf${cseq}`);
+        r.setHeader('To', '<sip:1002@127.0.0.1>');
+        r.setHeader('Call-ID', `sf-click-to-dial-${Date.now()}@ws`);
+        r.setHeader('CSeq', `${cseq} INVITE`);
+        r.setHeader('Contact', ws.contact);
+        r.setHeader('Max-Forwards', '70');
+        r.setHeader('X-Ringside-Record', `contact:${sam}`); // a Salesforce id: case-sensitive, 18 characters
+        r.setHeader('Content-Type', 'application/sdp');
+        r.body = Buffer.from('v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n');
+        return r;
+      });
+      expect(response.status).toBe(200);
+      await bob.hangUpIncoming();
+      const bye = await ws.nextRequest('BYE');
+      ws.respond(bye, 200);
+      const task = await waitFor(() => org.list('Task').slice(before).find((t) => t.CallType === 'Outbound'), { timeoutMs: 10_000, what: 'the Task of the click-to-dial call' });
+      expect(task).toMatchObject({ WhoId: sam, WhatId: acme, OwnerId: org.userId('alice.sf@acme.example') });
+    } finally {
+      await bob.close();
+      await ws.close();
+    }
+  });
+
   it('shows administrators the connection, the mirror and the API budget on /admin/salesforce', async () => {
     const admin = new HttpClient(server.url);
     await admin.login('admin@example.com');
@@ -106,6 +144,8 @@ describe('Ringside with Salesforce as its CRM', () => {
     expect(page.text).toMatch(/<p id="sf-sync-progress" data-state="ready">Ready: 2 records mirrored; last change fetched \d{4}-\d\d-\d\d/);
     expect(page.text).toMatch(/<p id="sf-api-usage">\d+ of 100,000 daily API requests used<\/p>/);
     expect(page.text).toContain('Nothing: every call is logged.');
+    // Administrators find it in the navigation, beside Users.
+    expect((await admin.get('/contacts')).text).toMatch(/<a href="\/admin\/salesforce"[^>]*>Salesforce<\/a>/);
     const agent = new HttpClient(server.url);
     await agent.login('bob@example.com');
     expect((await agent.get('/admin/salesforce')).status).toBe(403);

@@ -12,6 +12,20 @@ export interface PageContext {
   csrf: string;
   /** Current path, for the active navigation link. */
   path: string;
+  /** Administration pages this server has beyond Users (e.g. Salesforce, with CRM=salesforce). */
+  adminPages?: readonly NavLink[];
+}
+
+export interface NavLink {
+  href: string;
+  label: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Extra administration pages for the navigation (set once by the web server). */
+    adminPages: readonly NavLink[];
+  }
 }
 
 const NAV = [
@@ -69,7 +83,7 @@ export function softphonePanel(): Html {
 }
 
 export function layout(ctx: PageContext, title: string, main: Html): Html {
-  const nav = [...NAV, ...(ctx.user.role === 'admin' ? [{ href: '/admin/users', label: 'Users' }] : [])];
+  const nav = [...NAV, ...(ctx.user.role === 'admin' ? [{ href: '/admin/users', label: 'Users' }, ...(ctx.adminPages ?? [])] : [])];
   return document(
     title,
     html`<a class="skip-link" href="#main">Skip to content</a>

@@ -53,7 +53,7 @@ interface RecordPages<R extends AnyRecord> {
 
 export function context(request: FastifyRequest): PageContext {
   const auth = request.auth!;
-  return { user: auth.user, csrf: auth.session.csrf_token, path: request.url };
+  return { user: auth.user, csrf: auth.session.csrf_token, path: request.url, adminPages: request.server.adminPages };
 }
 
 function recordContext(type: RecordRef['type'], r: AnyRecord): RecordContext {
