@@ -80,7 +80,7 @@ export class Ringside {
 
       const phones = new PhoneNumbers({ defaultRegion: config.PHONE_DEFAULT_REGION, matchDigits: config.PHONE_MATCH_DIGITS });
       const phoneIndex = new PhoneIndex(phones);
-      const crm = new BuiltinCrm({ store, phoneIndex, baseUrl: config.publicUrl, clock });
+      const crm = new BuiltinCrm({ store, phoneIndex, baseUrl: () => config.publicUrl, clock });
       // CRM=salesforce: calls are matched in and logged to Salesforce (a bad setting shows on /readyz).
       const salesforce = config.CRM === 'salesforce' ? createSalesforceCrm(config, { store, phones, logger, clock }) : undefined;
       await salesforce?.start();

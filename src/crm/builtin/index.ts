@@ -50,8 +50,11 @@ const ACCOUNT_PHONES = { phone: 'phone' } as const;
 export interface BuiltinCrmOptions {
   store: Store;
   phoneIndex: PhoneIndex;
-  /** Base URL for record links (`/contacts/<id>` is appended). */
-  baseUrl?: string;
+  /**
+   * Base URL for record links (`/contacts/<id>` is appended); a function is read at each use, for
+   * a server that learns its port only once listening (PORT=0).
+   */
+  baseUrl?: string | (() => string);
   clock?: () => number;
 }
 
@@ -142,7 +145,8 @@ export class BuiltinCrm implements CrmPort {
   }
 
   recordUrl(ref: RecordRef): string {
-    return `${this.options.baseUrl ?? ''}/${ref.type}s/${ref.id}`;
+    const base = typeof this.options.baseUrl === 'function' ? this.options.baseUrl() : (this.options.baseUrl ?? '');
+    return `${base.replace(/\/$/, '')}/${ref.type}s/${ref.id}`;
   }
 
   /** A call on the record's timeline; a second delivery with the same key changes nothing. */
