@@ -7,7 +7,7 @@
  * and an incoming call pops the caller's record — or a search for an unknown number.
  */
 import { rmSync } from 'node:fs';
-import type { Browser, BrowserContext, Frame, FrameLocator, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Frame, FrameLocator, Page, WebSocketRoute } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../../test/support/browser.ts';
 import { StubCarrier } from '../../test/support/carrier.ts';
@@ -112,8 +112,13 @@ describe('Ringside as an Open CTI softphone in Salesforce (Chromium)', () => {
     expect(await page.locator('a.click-to-dial').count()).toBe(0);
 
     await signIn(page, phone);
-    // The frame has no cookie: its requests are authenticated by the session the popup handed it.
-    expect(await frame().evaluate(async () => (await fetch('/api/v1/session', { credentials: 'include' })).status)).toBe(200);
+    // The frame has no cookie (a plain request is not signed in): the widget's own requests carry
+    // the session the popup handed it — its recent calls load — and the SIP WebSocket a token.
+    expect(await frame().evaluate(async () => (await fetch('/api/v1/session', { credentials: 'include' })).status)).toBe(401);
+    await phone.getByText('No calls yet.').waitFor({ timeout: 10_000 });
+    // Web Locks are refused in this third-party frame: the phone runs as the frame's only tab.
+    expect(await frame().evaluate(() => navigator.locks.query().then(() => 'granted', (e: Error) => e.name))).toBe('SecurityError');
+    expect(await frame().evaluate(() => document.querySelector('.sp')?.getAttribute('data-role'))).toBe('leader');
     expect((await page.context().cookies(ringside)).map((c) => c.name)).toContain('rs_session'); // the popup's, first-party
 
     // Click-to-dial is on: the phone number is a link now.
@@ -132,6 +137,34 @@ describe('Ringside as an Open CTI softphone in Salesforce (Chromium)', () => {
     await page.locator('#activity .task', { hasText: 'Busy outbound call to Jane Doe' }).waitFor({ timeout: 20_000 });
     expect(await methods(page)).toContain('refreshView');
     expect((await ctiCalls(page)).some((c) => c.method === 'setSoftphonePanelHeight' && c.args.heightPX >= 240)).toBe(true);
+  });
+
+  it('reconnects a dropped SIP WebSocket with a fresh token, and stays registered', async () => {
+    const { page, phone } = await lightning();
+    const sockets: { url: URL; route: WebSocketRoute }[] = [];
+    await page.context().routeWebSocket(
+      (url) => url.pathname === '/sip',
+      (route) => {
+        sockets.push({ url: new URL(route.url()), route });
+        route.connectToServer();
+      },
+    );
+    await signIn(page, phone);
+    expect(sockets).toHaveLength(1);
+    expect(sockets[0]!.url.searchParams.get('token')).toBeTruthy();
+
+    // The network drops the connection: the phone says so, then connects again by itself.
+    await sockets[0]!.route.close({ code: 1006 });
+    await phone.locator('#sp-registration[data-status="offline"]').waitFor({ timeout: 10_000 });
+    await phone.locator('#sp-registration[data-status="registered"]').waitFor({ timeout: 20_000 });
+    expect(sockets).toHaveLength(2);
+    // With a token of its own, not the first one (which lives only a minute).
+    expect(sockets[1]!.url.searchParams.get('token')).toBeTruthy();
+    expect(sockets[1]!.url.searchParams.get('token')).not.toBe(sockets[0]!.url.searchParams.get('token'));
+    // And it still takes calls.
+    const known = carrier.invite(server.ringside.sip.ports.udp!, ALICES_DID, '+14155550134');
+    await phone.getByRole('button', { name: 'Decline' }).click({ timeout: 10_000 });
+    expect((await known).status).toBeGreaterThanOrEqual(400);
   });
 
   it('pops the caller’s record for an incoming call, and a search for an unknown number', async () => {

@@ -1,6 +1,10 @@
 /**
- * The widget's few REST calls (`/api/v1/calls/…`): same origin, the session cookie, and the
- * page's CSRF token (`<meta name="csrf-token">`). Errors carry the server's own message.
+ * The widget's REST calls (`/api/v1/…`): same origin, the session cookie, and the page's CSRF
+ * token (`<meta name="csrf-token">`). Errors carry the server's own message.
+ *
+ * Where no cookie reaches the page (the Salesforce softphone's third-party frame), the page sets
+ * an auth hook (`setApiAuth`): its headers — a bearer token and that session's CSRF token — go on
+ * every request the widget makes to `/api/…`.
  */
 
 export class ApiError extends Error {
@@ -12,17 +16,36 @@ export class ApiError extends Error {
   }
 }
 
+/** Headers that authenticate a request, e.g. `{ authorization: 'Bearer …', 'x-csrf-token': … }`. */
+export type ApiAuthHook = () => Record<string, string>;
+
+let authHook: ApiAuthHook | null = null;
+
+/** Authenticates the widget's requests with these headers from now on (null: the cookie again). */
+export function setApiAuth(hook: ApiAuthHook | null): void {
+  authHook = hook;
+}
+
 function csrfToken(): string {
   return document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]')?.content ?? '';
 }
 
+/**
+ * `fetch` of `/api/v1${path}` as the signed-in user: the cookie, the CSRF token on writes, and the
+ * auth hook's headers (which win). Network errors reject as `fetch` does.
+ */
+export function apiFetch(path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Response> {
+  const method = init.method ?? 'GET';
+  const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
+  if (method !== 'GET' && method !== 'HEAD') headers['x-csrf-token'] = csrfToken();
+  Object.assign(headers, authHook?.() ?? {});
+  return fetch(`/api/v1${path}`, { method, credentials: 'same-origin', headers, ...(init.body !== undefined ? { body: init.body } : {}) });
+}
+
 export async function api<T = unknown>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (method !== 'GET') headers['x-csrf-token'] = csrfToken();
-  if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   try {
-    res = await fetch(`/api/v1${path}`, { method, credentials: 'same-origin', headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    res = await apiFetch(path, { method, ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) });
   } catch {
     throw new ApiError(0, 'Ringside cannot be reached: check the connection and try again');
   }

@@ -3,12 +3,22 @@
  * the leader's state and forwards commands. The UI talks only to this, the same way in every tab.
  */
 import { TabCoordinator, type TabRole } from '../tabs/coordinator.ts';
+import { apiFetch } from './api.ts';
 import { INITIAL_STATE, type Command, type PhoneState, type SoftphoneSettings } from './model.ts';
-import { Softphone, type SoftphoneMedia } from './softphone.ts';
+import { Softphone, type SocketUrlProvider, type SoftphoneMedia } from './softphone.ts';
 
 type Listener = () => void;
 
 const RETRY_SETTINGS_MS = [1000, 2000, 5000, 10000, 30000];
+
+export interface PhoneControllerOptions {
+  /**
+   * Where the SIP WebSocket connects, asked before every connection and reconnection (e.g. a
+   * fresh `/sip?token=` where no cookie reaches the page). By default the settings' `ws_path` on
+   * this host, authenticated by the session cookie.
+   */
+  socketUrl?: SocketUrlProvider;
+}
 
 export class PhoneController {
   state: PhoneState = INITIAL_STATE;
@@ -23,6 +33,7 @@ export class PhoneController {
     readonly userId: string,
     /** The session is gone (signed out elsewhere, expired): the widget shuts down. */
     private readonly onSignedOut: () => void,
+    private readonly options: PhoneControllerOptions = {},
   ) {
     this.coordinator = new TabCoordinator(`ringside-softphone:${userId}`, {
       onLeadership: () => void this.lead(),
@@ -92,6 +103,7 @@ export class PhoneController {
       },
       // What this tab showed as a follower carries over (the video preference).
       { videoPreferred: this.state.videoPreferred },
+      this.options.socketUrl,
     );
     this.set(this.softphone.state);
     this.coordinator.publish(this.softphone.state);
@@ -101,7 +113,7 @@ export class PhoneController {
   private async loadSettings(): Promise<SoftphoneSettings | null> {
     for (;;) {
       try {
-        const res = await fetch('/api/v1/softphone', { credentials: 'same-origin', headers: { accept: 'application/json' } });
+        const res = await apiFetch('/softphone');
         if (res.status === 401) {
           this.signedOut();
           return null;
@@ -122,7 +134,7 @@ export class PhoneController {
   /** A lost WebSocket may mean a lost session: then retrying is pointless, and we say so. */
   private async checkSession(): Promise<void> {
     try {
-      const res = await fetch('/api/v1/session', { credentials: 'same-origin', headers: { accept: 'application/json' } });
+      const res = await apiFetch('/session');
       if (res.status === 401) this.signedOut();
     } catch {
       // The server is unreachable: JsSIP keeps retrying, which is right.

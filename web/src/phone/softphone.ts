@@ -2,8 +2,10 @@
  * The SIP user agent of this browser: JsSIP over the WebSocket at `/sip`, registered as the
  * signed-in user, with at most one call. Only the leader tab runs one (see tabs/coordinator.ts).
  *
- * No SIP password: the WebSocket upgrade carries the session cookie, and the gateway binds the
- * connection to that user, so REGISTER and INVITE are accepted without a digest challenge.
+ * No SIP password: the WebSocket upgrade carries the session cookie (or, where no cookie reaches
+ * the page, a short-lived token in the URL from the owner's socket URL provider, asked anew for
+ * every connection), and the gateway binds the connection to that user, so REGISTER and INVITE
+ * are accepted without a digest challenge.
  * Everything a person sees is in `state` (plain data, mirrored to the other tabs); the media
  * streams stay here, for the leader's own panel.
  */
@@ -17,7 +19,10 @@ import { MICROPHONE_BLOCKED, failureMessage, registrationMessage } from './messa
 import { INITIAL_STATE, type CallView, type Command, type CrmCard, type CrmMatch, type Notice, type PhoneState, type RecordRef, type ScreenPop, type SoftphoneSettings } from './model.ts';
 import { Ringer } from './ringer.ts';
 import { sdpHasTelephoneEvent, sdpHasVideo, sdpSendsVideo } from './sdp.ts';
+import { ProvidedUrlSocket, type SocketUrlProvider } from './socket.ts';
 import { parseTarget } from './target.ts';
+
+export type { SocketUrlProvider } from './socket.ts';
 
 export interface SoftphoneMedia {
   /** What the other side sends (audio and video tracks as they arrive). */
@@ -65,6 +70,8 @@ export class Softphone {
     private readonly settings: SoftphoneSettings,
     private readonly hooks: SoftphoneHooks,
     initial: Partial<PhoneState> = {},
+    /** Where to connect, asked before every (re)connection; default: `ws_path` with the cookie. */
+    private readonly socketUrl?: SocketUrlProvider,
   ) {
     this.state = {
       ...INITIAL_STATE,
@@ -83,7 +90,8 @@ export class Softphone {
 
   start(): void {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const socket = new WebSocketInterface(`${scheme}://${location.host}${this.settings.sip.ws_path}`);
+    const base = `${scheme}://${location.host}${this.settings.sip.ws_path}`;
+    const socket = this.socketUrl ? new ProvidedUrlSocket(base, this.socketUrl) : new WebSocketInterface(base);
     const ua = new UA({
       sockets: [socket],
       uri: this.settings.sip.uri,

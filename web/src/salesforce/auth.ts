@@ -4,16 +4,18 @@
  * or the sign-in page work there) hands this frame a one-time token by `postMessage`; the frame
  * trades it for a session of its own (`POST /salesforce/session`) and from then on:
  *
- * - sends `Authorization: Bearer <session>` on its requests to `/api/…` (the widget's `fetch`es),
- *   and the session's CSRF token in `<meta name="csrf-token">` (the widget reads it there);
- * - opens the SIP WebSocket with `/sip?token=` (one-minute tokens from `/api/v1/sip-token`, kept
- *   fresh in the background, so JsSIP's reconnections find a live one).
+ * - the widget's requests to `/api/…` carry `Authorization: Bearer <session>` and the session's
+ *   CSRF token (`authHeaders`, given to the widget with `setApiAuth`);
+ * - the SIP WebSocket connects with `/sip?token=`, a one-minute token fetched from
+ *   `/api/v1/sip-token` before every connection and reconnection (`sipSocketUrl`, given to the
+ *   phone as its socket URL provider).
  *
  * The session lives in this frame's sessionStorage (partitioned under Salesforce's site) where the
  * browser allows it, so a reload of the Salesforce tab keeps it — where it does not (storage
  * blocked like cookies), a reload asks to sign in again, which the popup does at once while
  * Ringside's own session lives. Ringside's settings list the frame's session and can revoke it.
  */
+import { apiFetch, setApiAuth } from '../phone/api.ts';
 
 export interface FrameSession {
   token: string;
@@ -22,68 +24,36 @@ export interface FrameSession {
 }
 
 const STORAGE_KEY = 'ringside-sf-session';
-const SIP_TOKEN_REFRESH_MS = 30_000;
 
 let current: FrameSession | null = null;
-let sipToken: string | null = null;
-let sipTimer: ReturnType<typeof setInterval> | undefined;
-const nativeFetch = window.fetch.bind(window);
 
-function isOurApi(url: URL): boolean {
-  return url.origin === location.origin && url.pathname.startsWith('/api/');
+/** The headers that authenticate the frame's requests (none before sign-in). */
+export function authHeaders(): Record<string, string> {
+  return current ? { authorization: `Bearer ${current.token}`, 'x-csrf-token': current.csrf } : {};
 }
 
-/** Installs the bearer header and the WebSocket token; idempotent. */
-export function installTokenTransport(): void {
-  if ((window as unknown as { __ringsideSfTransport?: boolean }).__ringsideSfTransport) return;
-  (window as unknown as { __ringsideSfTransport?: boolean }).__ringsideSfTransport = true;
-  window.fetch = (input: RequestInfo | URL, init?: RequestInit) => {
-    const raw = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    const url = new URL(raw, location.href);
-    if (current && isOurApi(url)) {
-      const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
-      if (!headers.has('authorization')) headers.set('authorization', `Bearer ${current.token}`);
-      return nativeFetch(input, { ...init, headers });
-    }
-    return nativeFetch(input, init);
-  };
-  const NativeWebSocket = window.WebSocket;
-  class TokenWebSocket extends NativeWebSocket {
-    constructor(url: string | URL, protocols?: string | string[]) {
-      const u = new URL(String(url), location.href);
-      if (u.host === location.host && u.pathname === '/sip' && !u.searchParams.has('token') && sipToken) u.searchParams.set('token', sipToken);
-      super(u.href, protocols);
-    }
-  }
-  window.WebSocket = TokenWebSocket;
-}
-
-function setCsrfMeta(csrf: string): void {
-  let meta = document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]');
-  if (!meta) {
-    meta = document.createElement('meta');
-    meta.name = 'csrf-token';
-    document.head.append(meta);
-  }
-  meta.content = csrf;
-}
-
-async function refreshSipToken(): Promise<boolean> {
-  try {
-    const res = await window.fetch('/api/v1/sip-token', { method: 'POST', headers: { accept: 'application/json', 'x-csrf-token': current?.csrf ?? '' } });
-    if (!res.ok) return false;
-    sipToken = ((await res.json()) as { token: string }).token;
-    return true;
-  } catch {
-    return false;
-  }
+/** The SIP WebSocket's URL with a fresh token; rejects when none can be had (JsSIP retries). */
+export async function sipSocketUrl(): Promise<string> {
+  const res = await apiFetch('/sip-token', { method: 'POST' });
+  if (!res.ok) throw new Error(`sip-token: HTTP ${res.status}`);
+  const { token, ws_path } = (await res.json()) as { token: string; ws_path: string };
+  const url = new URL(ws_path || '/sip', location.href);
+  url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.searchParams.set('token', token);
+  return url.href;
 }
 
 /** Makes `session` the frame's identity; false when the server no longer knows it. */
 export async function useSession(session: FrameSession): Promise<boolean> {
   current = session;
-  setCsrfMeta(session.csrf);
-  if (!(await refreshSipToken())) {
+  setApiAuth(authHeaders);
+  let alive = false;
+  try {
+    alive = (await apiFetch('/session')).ok;
+  } catch {
+    alive = false;
+  }
+  if (!alive) {
     forget();
     return false;
   }
@@ -92,8 +62,6 @@ export async function useSession(session: FrameSession): Promise<boolean> {
   } catch {
     // Storage blocked in third-party frames (as cookies are): a reload asks to sign in again.
   }
-  if (sipTimer) clearInterval(sipTimer);
-  sipTimer = setInterval(() => void refreshSipToken(), SIP_TOKEN_REFRESH_MS);
   return true;
 }
 
@@ -108,9 +76,7 @@ export function storedSession(): FrameSession | null {
 
 export function forget(): void {
   current = null;
-  sipToken = null;
-  if (sipTimer) clearInterval(sipTimer);
-  sipTimer = undefined;
+  setApiAuth(null);
   try {
     sessionStorage.removeItem(STORAGE_KEY);
   } catch {
@@ -156,7 +122,7 @@ export function signInWithPopup(timeoutMs = 10 * 60_000): Promise<FrameSession> 
       if (event.origin !== location.origin || event.source !== popup || data?.type !== 'ringside-sf-handoff' || data.state !== state || typeof data.token !== 'string') return;
       done();
       try {
-        const res = await nativeFetch('/salesforce/session', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ token: data.token }) });
+        const res = await fetch('/salesforce/session', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ token: data.token }) });
         const body = (await res.json().catch(() => null)) as { token?: string; csrf_token?: string; user?: FrameSession['user']; error?: { message?: string } } | null;
         if (!res.ok || !body?.token || !body.csrf_token || !body.user) throw new Error(body?.error?.message ?? `Ringside answered ${res.status}`);
         resolve({ token: body.token, csrf: body.csrf_token, user: body.user });

@@ -6,7 +6,7 @@ import './salesforce.css';
 import { h, render } from 'preact';
 import { PhoneController } from '../phone/controller.ts';
 import { SoftphonePanel } from '../ui/Panel.tsx';
-import { forget, handOff, installTokenTransport, signInWithPopup, storedSession, useSession, type FrameSession } from './auth.ts';
+import { forget, handOff, signInWithPopup, sipSocketUrl, storedSession, useSession, type FrameSession } from './auth.ts';
 import { loadOpenCti, type OpenCti } from './opencti.ts';
 import { SalesforceSoftphone } from './softphone.ts';
 
@@ -31,20 +31,6 @@ interface Debug {
   cti(): boolean;
 }
 
-/**
- * Where the browser blocks storage in third-party frames, Web Locks are refused too (SecurityError)
- * and the widget's tab coordination would never make this frame the leader. Without locks each
- * frame is its own phone — the widget's fallback for browsers without Web Locks — so hide them.
- */
-async function hideUnusableWebLocks(): Promise<void> {
-  if (!navigator.locks) return;
-  try {
-    await navigator.locks.query();
-  } catch {
-    Object.defineProperty(navigator, 'locks', { value: undefined, configurable: true });
-  }
-}
-
 class SoftphonePage {
   private controller: PhoneController | undefined;
   private bridge: SalesforceSoftphone | undefined;
@@ -59,8 +45,6 @@ class SoftphonePage {
       signedIn: () => this.controller !== undefined,
       cti: () => this.cti !== null,
     };
-    installTokenTransport();
-    await hideUnusableWebLocks();
     document.getElementById('ringside-sf-login')!.addEventListener('click', () => void this.signIn());
     const origin = salesforceOrigin();
     const ctiLoading = origin ? loadOpenCti(origin, meta('ringside-sf-api') || '62.0') : Promise.resolve(null);
@@ -93,7 +77,9 @@ class SoftphonePage {
   private run(session: FrameSession): void {
     this.signin.hidden = true;
     this.panel.hidden = false;
-    const controller = new PhoneController(session.user.id, () => this.signedOut());
+    // No cookie reaches this frame: the widget's requests carry the frame's session (useSession
+    // set the API's auth hook), and every (re)connection of the phone gets a fresh token.
+    const controller = new PhoneController(session.user.id, () => this.signedOut(), { socketUrl: sipSocketUrl });
     this.controller = controller;
     controller.start();
     render(h(SoftphonePanel, { controller }), this.panel);

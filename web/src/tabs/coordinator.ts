@@ -57,19 +57,31 @@ export class TabCoordinator {
     }
     if (!navigator.locks) {
       // No Web Locks (an old browser, or a page that is not a secure context): each tab is its
-      // own phone, as before. Still better than no phone.
+      // own phone, as before. Still better than no phone. Locks that are there but refused
+      // (SecurityError in a third-party frame) end the same way, below.
       this.lead();
       return;
     }
-    navigator.locks
-      .request(this.name, { signal: this.abort.signal }, () => {
-        this.lead();
-        // Held until stop() or until the tab goes away.
-        return new Promise<void>((resolve) => (this.release = resolve));
-      })
-      .catch((err: unknown) => {
-        if ((err as Error).name !== 'AbortError') throw err;
-      });
+    const refused = (err: unknown) => {
+      if ((err as Error)?.name === 'AbortError' || this.abort.signal.aborted) return;
+      // Web Locks refused: a third-party frame where the browser blocks storage (Chromium throws
+      // SecurityError in the Salesforce softphone's iframe), or any other refusal. Nothing can
+      // coordinate the tabs then, so this frame is its own phone, as without Web Locks.
+      if ((err as Error)?.name !== 'SecurityError') console.warn('Web Locks refused; this tab runs its own phone', err);
+      if (this.role !== 'leader') this.lead();
+    };
+    try {
+      navigator.locks
+        .request(this.name, { signal: this.abort.signal }, () => {
+          this.lead();
+          // Held until stop() or until the tab goes away.
+          return new Promise<void>((resolve) => (this.release = resolve));
+        })
+        .catch(refused);
+    } catch (err) {
+      refused(err);
+      return;
+    }
     // Ask whoever leads for the state; if nobody does yet, the lock comes to us in a moment.
     this.post({ type: 'hello', from: this.tabId });
   }
