@@ -10,9 +10,9 @@
  * - the user's recent calls, with the missed ones to call back.
  */
 import { createHash } from 'node:crypto';
-import { enqueue, estimateMos } from '../activity/index.ts';
+import { buildCallLogs, enqueue, estimateMos } from '../activity/index.ts';
 import type { AppServer, CallEvent } from '../appserver/index.ts';
-import type { CrmMatch, CrmPort, CrmRecordSummary, RecordRef } from '../crm/index.ts';
+import type { CallDisposition, CrmMatch, CrmPort, CrmRecordSummary, RecordRef } from '../crm/index.ts';
 import { AppError, NotFoundError, ValidationError } from '../shared/errors.ts';
 import { nowIso, type CallParty, type Store } from '../store/index.ts';
 
@@ -50,9 +50,14 @@ export interface RecentCall {
   name: string | null;
   started_at: string;
   duration_s: number;
+  /** An incoming call the user neither answered nor declined (answered by a colleague counts). */
   missed: boolean;
+  /** What the call was for this user, as its activity says; null while it is still going on. */
+  disposition: CallDisposition | null;
   state: string;
   record: RecordRef | null;
+  /** The user's wrap-up notes (editable with PUT /api/v1/calls/:id/notes). */
+  notes: string | null;
 }
 
 export interface CallDeskOptions {
@@ -232,41 +237,53 @@ export class CallDesk {
     });
   }
 
-  /** The user's latest calls, newest first; missed ones can be called back. */
+  /**
+   * The user's latest calls, newest first, each with what it was for this user (the disposition
+   * its activity says: declined is not missed) and its wrap-up notes; missed ones can be called back.
+   */
   async recent(userId: string, limit = 20): Promise<RecentCall[]> {
     await this.options.sip.recorder.flush();
-    const rows = await this.options.store.db
+    const db = this.options.store.db;
+    const parties = await db
       .selectFrom('call_parties as p')
       .innerJoin('calls as c', 'c.id', 'p.call_id')
-      .select([
-        'c.id', 'c.from_number', 'c.from_display', 'c.to_number', 'c.to_uri', 'c.started_at', 'c.duration_s', 'c.state', 'c.answered_at',
-        'c.answered_user_id', 'p.role', 'p.record_type', 'p.record_id', 'p.matches',
-      ])
+      .selectAll('p')
       .where('p.user_id', '=', userId)
       .orderBy('c.started_at', 'desc')
       .limit(Math.min(Math.max(limit, 1), 100))
       .execute();
-    return rows.map((r) => {
-      const inbound = r.role === 'callee';
-      const number = inbound ? r.from_number : r.to_number;
-      let name: string | null = inbound ? r.from_display : null;
+    if (parties.length === 0) return [];
+    const calls = new Map((await db.selectFrom('calls').selectAll().where('id', 'in', parties.map((p) => p.call_id)).execute()).map((c) => [c.id, c]));
+    return parties.flatMap((party): RecentCall[] => {
+      const call = calls.get(party.call_id);
+      if (!call) return [];
+      const inbound = party.role === 'callee';
+      const number = inbound ? call.from_number : call.to_number;
+      let name: string | null = inbound ? call.from_display : null;
       try {
-        name = (JSON.parse(r.matches ?? '[]') as { name: string }[])[0]?.name ?? name;
+        name = (JSON.parse(party.matches ?? '[]') as { name: string }[])[0]?.name ?? name;
       } catch {
         // keep the display name
       }
-      return {
-        call_id: r.id,
-        direction: inbound ? 'inbound' : 'outbound',
-        number,
-        number_display: number ? this.options.display(number) : null,
-        name,
-        started_at: r.started_at,
-        duration_s: Number(r.duration_s ?? 0),
-        missed: inbound && r.state === 'ended' && (r.answered_at === null || (r.answered_user_id !== null && r.answered_user_id !== userId)),
-        state: r.state,
-        record: r.record_type && r.record_id ? { type: r.record_type, id: r.record_id } : null,
-      };
+      // The same words as the call's activity in the CRM (activity/call-logs.ts), once it ended.
+      const disposition = call.state === 'ended' ? buildCallLogs(call, [party], () => undefined)[0]!.disposition : null;
+      return [
+        {
+          call_id: call.id,
+          direction: inbound ? 'inbound' : 'outbound',
+          number,
+          number_display: number ? this.options.display(number) : null,
+          name,
+          started_at: call.started_at,
+          duration_s: Number(call.duration_s ?? 0),
+          // Not answered by this user, and not turned down by them either.
+          missed: inbound && disposition !== null && (disposition === 'answered-elsewhere' || (call.answered_at === null && disposition !== 'declined')),
+          disposition,
+          state: call.state,
+          record: party.record_type && party.record_id ? { type: party.record_type, id: party.record_id } : null,
+          notes: party.notes,
+        },
+      ];
     });
   }
 }

@@ -240,6 +240,53 @@ describe('CRM call flows in the widget', () => {
     await call;
   });
 
+  it('shows a declined call as declined (with Call back, not in red), and its notes written from Recent calls reach the contact’s activity', { timeout: 60_000 }, async () => {
+    const alice = await signedIn('alice@example.com');
+    const jane = (await contactsByQuery('jane@acme.com'))[0]!;
+    const before = (await callActivities('contact', jane.id)).length;
+    const call = server.ringside.sip.testCall({ to: 'alice', from: JANE_WORK, durationS: 30 });
+    await panel(alice).locator('.sp-remote-name', { hasText: 'Jane Doe' }).waitFor({ timeout: 10_000 });
+    await panelButton(alice, 'Decline').click();
+    await call;
+    await idle(alice);
+    expect((await nthActivity('contact', jane.id, before + 1)).disposition).toBe('declined');
+
+    // The newest row: Jane, declined — said so, with Call back, and not shown as missed.
+    const row = panel(alice).locator('.sp-recent-list > li:first-child[data-disposition="declined"]');
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.locator('.sp-recent-name').textContent()).toBe('Jane Doe');
+    const text = await row.textContent();
+    expect(text).toContain('Declined');
+    expect(text).not.toContain('Missed');
+    expect(await row.evaluate((li) => li.classList.contains('sp-missed'))).toBe(false);
+    expect(await row.locator('.sp-recent-name').evaluate((el) => getComputedStyle(el).color)).not.toBe('rgb(198, 40, 40)'); // --danger, the missed calls' red
+    await row.getByRole('button', { name: 'Call back' }).waitFor();
+    const recent = (await api.get('/api/v1/calls/recent?limit=1')).json() as { data: { disposition: string; missed: boolean; notes: string | null }[] };
+    expect(recent.data[0]).toMatchObject({ disposition: 'declined', missed: false, notes: null });
+
+    // Notes for the declined call, written from Recent calls, land on Jane's activity.
+    await row.getByRole('button', { name: 'Notes on the call with Jane Doe' }).click();
+    await row.getByLabel('Wrap-up notes').fill('Was in a meeting: call back after 3 pm');
+    await row.locator('.sp-notes-state', { hasText: 'Saved' }).waitFor();
+    await waitFor(async () => (await callActivities('contact', jane.id))[0]?.body === 'Was in a meeting: call back after 3 pm' || undefined, { timeoutMs: 10_000, what: 'the notes on the activity' });
+    await row.getByRole('button', { name: 'Close' }).click();
+    expect(await row.locator('.sp-recent-notes-line').textContent()).toBe('Was in a meeting: call back after 3 pm');
+
+    // After a reload they come from the server, and editing them again updates the activity.
+    await alice.reload();
+    await waitForRegistered(alice);
+    const again = panel(alice).locator('.sp-recent-list > li:first-child');
+    await again.locator('.sp-recent-notes-line', { hasText: 'Was in a meeting: call back after 3 pm' }).waitFor({ timeout: 10_000 });
+    await again.getByRole('button', { name: 'Notes on the call with Jane Doe' }).click();
+    const notes = again.getByLabel('Wrap-up notes');
+    expect(await notes.inputValue()).toBe('Was in a meeting: call back after 3 pm');
+    await notes.fill('Was in a meeting: called back, demo booked for Tuesday');
+    await notes.blur();
+    await again.locator('.sp-notes-state', { hasText: 'Saved' }).waitFor();
+    await waitFor(async () => (await callActivities('contact', jane.id))[0]?.body === 'Was in a meeting: called back, demo booked for Tuesday' || undefined, { timeoutMs: 10_000, what: 'the edited notes on the activity' });
+    expect((await callActivities('contact', jane.id)).length).toBe(before + 1);
+  });
+
   it('lists a missed call in Recent calls, and Call back dials it', { timeout: 60_000 }, async () => {
     const number = '+16175550161';
     const alice = await signedIn('alice@example.com');

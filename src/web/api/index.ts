@@ -193,8 +193,42 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
       preValidation: requireUser,
       schema: {
         tags: ['calls'],
-        summary: "The signed-in user's latest calls, newest first; missed ones can be called back",
+        summary: "The signed-in user's latest calls, newest first, with each one's disposition and wrap-up notes; missed ones can be called back",
         querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })) }, { additionalProperties: false }),
+        response: ok(
+          Type.Object({
+            data: Type.Array(
+              Type.Object({
+                call_id: Type.String(),
+                direction: Type.Union([Type.Literal('inbound'), Type.Literal('outbound')]),
+                number: Nullable(Type.String()),
+                number_display: Nullable(Type.String()),
+                name: Nullable(Type.String({ description: "The matched record's name, else the caller's display name" })),
+                started_at: Type.String(),
+                duration_s: Type.Number({ description: 'Seconds talked (0 when not answered)' }),
+                missed: Type.Boolean({ description: 'An incoming call the user neither answered nor declined' }),
+                disposition: Nullable(
+                  Type.Union(
+                    [
+                      Type.Literal('answered'),
+                      Type.Literal('no-answer'),
+                      Type.Literal('busy'),
+                      Type.Literal('declined'),
+                      Type.Literal('answered-elsewhere'),
+                      Type.Literal('cancelled'),
+                      Type.Literal('failed'),
+                      Type.Literal('interrupted'),
+                    ],
+                    { description: 'What the call was for this user, as its CRM activity says; null while it goes on' },
+                  ),
+                ),
+                state: Type.String(),
+                record: Nullable(Type.Object({ type: schemas.RecordTypeSchema, id: Type.String() })),
+                notes: Nullable(Type.String({ description: 'Wrap-up notes (PUT /calls/{id}/notes)' })),
+              }),
+            ),
+          }),
+        ),
       },
     },
     async (request) => ({ data: await deps.calls.recent(request.auth!.user.id, (request.query as { limit?: number }).limit ?? 20) }),

@@ -72,9 +72,14 @@ export interface RecentCall {
   name: string | null;
   started_at: string;
   duration_s: number;
+  /** An incoming call the user neither answered nor declined. */
   missed: boolean;
+  /** What the call was for the user (as its CRM activity says); null while it goes on. */
+  disposition: 'answered' | 'no-answer' | 'busy' | 'declined' | 'answered-elsewhere' | 'cancelled' | 'failed' | 'interrupted' | null;
   state: string;
   record: { type: string; id: string } | null;
+  /** The wrap-up notes, editable from Recent calls. */
+  notes: string | null;
 }
 
 /** A call's quality as the browser measured it (getStats). */

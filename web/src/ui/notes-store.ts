@@ -14,6 +14,13 @@ export function draft(callId: string): string {
   return drafts.get(callId) ?? '';
 }
 
+/** The notes the server has for a call (Recent calls): the text to edit unless one is being typed. */
+export function seed(callId: string, text: string): void {
+  if (drafts.has(callId) || timers.has(callId)) return;
+  drafts.set(callId, text);
+  saved.set(callId, text);
+}
+
 export type SaveState = 'idle' | 'saving' | 'saved' | 'error';
 
 /** Typed text: kept now, saved shortly (or at once with `now`). */
