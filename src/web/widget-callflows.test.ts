@@ -287,6 +287,39 @@ describe('CRM call flows in the widget', () => {
     expect((await callActivities('contact', jane.id)).length).toBe(before + 1);
   });
 
+  it('says there are no CRM details when the screen pop never comes, instead of looking up forever', async () => {
+    // The network loses the server's screen pop (its SIP MESSAGE) on the way to this browser.
+    const context = await browser.newContext();
+    contexts.push(context);
+    const lost: string[] = [];
+    await context.routeWebSocket(
+      (url) => url.pathname === '/sip',
+      (ws) => {
+        const toServer = ws.connectToServer();
+        ws.onMessage((m) => toServer.send(m));
+        toServer.onMessage((m) => {
+          const text = typeof m === 'string' ? m : m.toString('utf8');
+          if (text.startsWith('MESSAGE ') && text.includes('"screen-pop"')) lost.push(text);
+          else ws.send(m);
+        });
+      },
+    );
+    const alice = await signedInPage(context, server.url, 'alice@example.com', '/contacts');
+    await waitForRegistered(alice);
+    const call = server.ringside.sip.testCall({ to: 'alice', from: JANE_WORK, durationS: 30 });
+    await panelButton(alice, 'Answer').waitFor();
+    await panel(alice).locator('.sp-crm-pending', { hasText: 'Looking up the CRM…' }).waitFor();
+    // Still ringing, a few seconds on: the number, and no more spinner.
+    await panel(alice).locator('.sp-crm-unknown', { hasText: 'No CRM details for this number' }).waitFor({ timeout: 6000 });
+    expect(await panel(alice).locator('.sp-crm-pending').count()).toBe(0);
+    expect(await panelButton(alice, 'Answer').isVisible()).toBe(true);
+    expect(await panel(alice).locator('.sp-remote-number').textContent()).toBe('+14155550134');
+    expect(lost).toHaveLength(1);
+    await panelButton(alice, 'Decline').click();
+    await call;
+    await idle(alice);
+  });
+
   it('lists a missed call in Recent calls, and Call back dials it', { timeout: 60_000 }, async () => {
     const number = '+16175550161';
     const alice = await signedIn('alice@example.com');

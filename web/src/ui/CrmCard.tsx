@@ -192,12 +192,42 @@ function AddContact({ controller, call, onClose }: { controller: PhoneController
   );
 }
 
+/** How long the card waits for the screen pop before it stops saying it is looking. */
+const LOOKUP_WAIT_MS = 3000;
+
+/** True once the call has waited LOOKUP_WAIT_MS (from its start) for a screen pop that has not come. */
+function useLookupOverdue(call: CallView, waiting: boolean): boolean {
+  const [overdue, setOverdue] = useState<string | null>(null);
+  useEffect(() => {
+    if (!waiting) return;
+    const left = LOOKUP_WAIT_MS - (Date.now() - call.startedAt);
+    if (left <= 0) {
+      setOverdue(call.id);
+      return;
+    }
+    const timer = setTimeout(() => setOverdue(call.id), left);
+    return () => clearTimeout(timer);
+  }, [call.id, waiting]);
+  return overdue === call.id;
+}
+
 /** What the CRM knows about the other party: the record, a picker, or Add contact. */
 export function CrmSection({ controller, call }: { controller: PhoneController; call: CallView }) {
   const [adding, setAdding] = useState(false);
   const card = call.crm;
+  const late = useLookupOverdue(call, card === null && call.record === null);
   if (!card) {
-    return call.record ? null : (
+    if (call.record) return null;
+    // The screen pop did not come (the CRM is slow or down, the message was lost): the number it
+    // is, rather than a lookup that never ends. A late pop still replaces this.
+    if (late || call.phase === 'active') {
+      return (
+        <p class="sp-crm sp-crm-unknown small muted" title="The CRM lookup did not answer in time">
+          No CRM details for this number
+        </p>
+      );
+    }
+    return (
       <p class="sp-crm-pending small muted" aria-hidden="true">
         Looking up the CRM…
       </p>
