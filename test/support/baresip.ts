@@ -129,6 +129,18 @@ export class Baresip {
   }
 
   static async start(options: BaresipOptions): Promise<Baresip> {
+    // Free ports are found by probing, so another process can take one between the probe and
+    // baresip's bind: then start again on other ports.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await Baresip.startOnce(options);
+      } catch (error) {
+        if (attempt >= 3 || !/Address already in use/.test(String(error))) throw error;
+      }
+    }
+  }
+
+  private static async startOnce(options: BaresipOptions): Promise<Baresip> {
     const { account } = options;
     const register = options.register ?? true;
     const transport = account.transport ?? 'udp';
@@ -445,9 +457,23 @@ async function freeUdpAndTcpPort(): Promise<number> {
     if (udpOk) udp.close();
     tcp.close();
     await once(tcp, 'close');
-    if (udpOk) return port;
+    // baresip also opens SIP over TLS on the next port up: that one must be free too.
+    if (udpOk && port < 65535 && (await tcpPortFree(port + 1))) return port;
   }
   throw new Error('no port free for both TCP and UDP on 127.0.0.1');
+}
+
+async function tcpPortFree(port: number): Promise<boolean> {
+  const probe = createServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (ok) {
+    probe.close();
+    await once(probe, 'close');
+  }
+  return ok;
 }
 
 /**
