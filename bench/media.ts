@@ -15,7 +15,8 @@
  *   load generator's own delays (one event loop running 50 werift peers), so it is an upper bound
  *   on what the relay adds; both relays are measured with the same generator.
  *
- * Prints one JSON object: {calls, cpu_per_call, loss_pct, added_latency_ms_p99, …, rtpengine:{…}}.
+ * Prints one JSON object: {calls, cpu_per_call, loss_pct, added_latency_ms_p99, …, rtpengine:{…},
+ * ratio_to_rtpengine:{calls_per_core, added_latency_ms_p99}}.
  *
  *   npm run bench:media [-- --calls 50 --seconds 15 --skip-rtpengine]
  */
@@ -344,6 +345,15 @@ if (!args['skip-rtpengine']) {
       await daemon.stop();
     }
   }
+}
+// The in-process relay against the anchor measured in this same run (> 1 means more / longer).
+const anchor = result.rtpengine as Record<string, unknown> | undefined;
+if (typeof result.calls_per_core === 'number' && typeof anchor?.calls_per_core === 'number') {
+  const ratio = (a: unknown, b: unknown) => (typeof a === 'number' && typeof b === 'number' && b > 0 ? Math.round((a / b) * 100) / 100 : null);
+  result.ratio_to_rtpengine = {
+    calls_per_core: ratio(result.calls_per_core, anchor.calls_per_core),
+    added_latency_ms_p99: ratio(result.added_latency_ms_p99, anchor.added_latency_ms_p99),
+  };
 }
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);
