@@ -299,6 +299,11 @@ describe.each(ENGINES)('Salesforce adapter on %s', (engine) => {
       Subject: 'Inbound call from Jane Doe (+1 415 555 0134)',
     });
     expect(String(tasks[0]!.Description)).toMatch(/^Wants a quote\n[\s\S]*Call quality: MOS 4.3, jitter 3 ms, loss 0 %, round trip 21 ms/);
+    // Notes edited afterwards and the browser's late quality report rewrite the same Task.
+    await crm.updateCallNotes('call:c-1:u-alice', 'Sent the quote');
+    await crm.updateCallQuality('call:c-1:u-alice', { jitterMs: 30, lossPct: 2, rttMs: 180, mos: 3.6 });
+    expect(org.list('Task')).toHaveLength(1);
+    expect(String(org.list('Task')[0]!.Description)).toMatch(/^Sent the quote\n[\s\S]*Call quality: MOS 3.6, jitter 30 ms, loss 2 %, round trip 180 ms/);
     // The answer was lost after Salesforce saved the Task (a 503 after the write): delivered again, still one Task.
     const log2 = callLog(2, { direction: 'outbound', disposition: 'no-answer', durationS: 0, answeredAt: null, record: { type: 'contact', id: jane } });
     org.failNext(1, { kind: 'status', status: 503, errorCode: 'SERVER_UNAVAILABLE', message: 'Service temporarily unavailable', after: true }, (m, p) => p.startsWith('/composite/'));

@@ -615,23 +615,24 @@ export class SalesforceCrm implements CrmPort {
   }
 
   async updateCallNotes(key: string, notes: string | null): Promise<void> {
+    await this.updateLoggedCall(key, (log) => (log.notes = notes));
+  }
+
+  async updateCallQuality(key: string, quality: CallQuality): Promise<void> {
+    await this.updateLoggedCall(key, (log) => (log.quality = quality));
+  }
+
+  /** Changes a delivered call's log and rewrites its Task's description from it. */
+  private async updateLoggedCall(key: string, change: (log: CallLog) => void): Promise<void> {
     const row = await this.options.store.db.selectFrom('sf_activities').selectAll().where('key', '=', key).executeTakeFirst();
     // Not delivered yet (pending or retrying): fail, so the outbox tries again later.
     if (!row) throw new Error('the call is not logged in Salesforce yet');
     const log = JSON.parse(row.payload) as CallLog;
-    log.notes = notes;
+    change(log);
     await this.api().request('PATCH', `/sobjects/Task/${row.sf_id}`, { body: { Description: callDescription(log, (n) => this.options.phones.display(n)) } });
     await this.options.store.db.updateTable('sf_activities').set({ payload: JSON.stringify(log) }).where('key', '=', key).execute();
   }
 
-  async updateCallQuality(key: string, quality: CallQuality): Promise<void> {
-    const row = await this.options.store.db.selectFrom('sf_activities').selectAll().where('key', '=', key).executeTakeFirst();
-    if (!row) throw new Error('the call is not logged in Salesforce yet');
-    const log = JSON.parse(row.payload) as CallLog;
-    log.quality = quality;
-    await this.api().request('PATCH', `/sobjects/Task/${row.sf_id}`, { body: { Description: callDescription(log, (n) => this.options.phones.display(n)) } });
-    await this.options.store.db.updateTable('sf_activities').set({ payload: JSON.stringify(log) }).where('key', '=', key).execute();
-  }
 
   /** An invitation as an Event, updated in place by key; an older sequence arriving late changes nothing. */
   async logInvitation(inv: InvitationLog): Promise<{ ref: string }> {
