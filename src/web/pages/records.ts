@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TSchema } from 'typebox';
-import { schemas, type Account, type Contact, type Lead, type PageOf } from '../../crm/index.ts';
+import { schemas, type Account, type Activity, type Contact, type Lead, type PageOf } from '../../crm/index.ts';
 import type { RecordRef } from '../../crm/schemas.ts';
 import { AppError, NotFoundError } from '../../shared/errors.ts';
 import { requireUser } from '../auth.ts';
@@ -25,7 +25,7 @@ import {
   type PageContext,
   type RecordContext,
 } from './layout.ts';
-import { timeline } from './timeline.ts';
+import { timeline, timelineFrame, type TimelineOptions } from './timeline.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -58,6 +58,22 @@ export function context(request: FastifyRequest): PageContext {
 
 function recordContext(type: RecordRef['type'], r: AnyRecord): RecordContext {
   return { type, id: r.id, name: r.name };
+}
+
+/**
+ * What a record's timeline shows: its last 50 activities; an account's include its contacts'
+ * (linked to them), and its frame names those contacts, so a call with one of them reloads it.
+ */
+async function timelineData(deps: WebDeps, ref: RecordRef, contacts?: { id: string }[]): Promise<{ activities: PageOf<Activity>; opts: TimelineOptions }> {
+  const activities = await deps.crm.listActivities(ref, { limit: 50 });
+  if (ref.type !== 'account') return { activities, opts: {} };
+  const related = contacts ?? (await deps.crm.listContacts({ accountId: ref.id, limit: 200 })).data;
+  return { activities, opts: { showRecordLinks: true, related: related.map((c) => ({ type: 'contact' as const, id: c.id })) } };
+}
+
+async function recordTimeline(ctx: PageContext, deps: WebDeps, ref: RecordRef, contacts?: { id: string }[]): Promise<Html> {
+  const { activities, opts } = await timelineData(deps, ref, contacts);
+  return timeline(ctx, ref, activities, opts);
 }
 
 const PHONE_HINT = 'Any format: (415) 555-0134, +44 20 7946 0958, 415.555.0134 x204';
@@ -111,7 +127,7 @@ const contactPages: RecordPages<Contact> = {
           <dt>Last changed</dt><dd>${formatDateTime(c.updated_at, ctx.user.time_zone)}</dd>
         </dl>
       </section>
-      ${timeline(ctx, ref, await deps.crm.listActivities(ref, { limit: 50 }))}
+      ${await recordTimeline(ctx, deps, ref)}
     </div>`;
   },
   values: (c) => ({ ...c }),
@@ -174,7 +190,7 @@ const accountPages: RecordPages<Account> = {
               <p><a href="/contacts/new?account_id=${a.id}">Add contact</a></p>`}
         </section>
       </div>
-      ${timeline(ctx, ref, await deps.crm.listActivities(ref, { limit: 50 }), { showRecordLinks: true })}
+      ${await recordTimeline(ctx, deps, ref, contacts.data)}
     </div>`;
   },
   values: (a) => ({ ...a }),
@@ -233,7 +249,7 @@ const leadPages: RecordPages<Lead> = {
           <dt>Status</dt><dd><span class="badge badge-${l.status}">${l.status}</span></dd>
         </dl>
       </section>
-      ${timeline(ctx, ref, await deps.crm.listActivities(ref, { limit: 50 }))}
+      ${await recordTimeline(ctx, deps, ref)}
     </div>`;
   },
   values: (l) => ({ ...l }),
@@ -350,6 +366,14 @@ function registerRecordPages<R extends AnyRecord>(app: FastifyInstance, deps: We
       </div>
       ${await spec.detail(ctx, record, deps)}`;
     return reply.type('text/html; charset=utf-8').send(layout(ctx, titleOf(spec as unknown as RecordPages<AnyRecord>, record), body).value);
+  });
+
+  // The record's timeline alone (its Turbo Frame), for the page to reload it in place.
+  app.get(`${base}/:id/timeline`, { preValidation: requireUser }, async (request, reply) => {
+    const record = await loadRecord((request.params as { id: string }).id);
+    const ref: RecordRef = { type: spec.type, id: record.id };
+    const { activities, opts } = await timelineData(deps, ref);
+    return reply.type('text/html; charset=utf-8').send(timelineFrame(context(request), ref, activities, opts).value);
   });
 
   app.get(`${base}/:id/edit`, { preValidation: requireUser }, async (request, reply) => {

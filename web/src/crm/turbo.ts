@@ -9,12 +9,17 @@
  * - Pages without the panel (an error page) would drop it, and with it the call's media: the live
  *   panel is carried into such pages, floating, while a phone runs.
  * - Signing out stops the phone before the session ends (a clean un-REGISTER).
+ * - A record's Activity timeline is a Turbo Frame that reloads alone when an activity changes
+ *   (timeline.ts).
  */
 import * as Turbo from '@hotwired/turbo';
 import type { Widget } from '../widget.ts';
 import { PANEL_ID } from '../widget.ts';
+import { installTimelineRefresh } from './timeline.ts';
 
 export function installTurboGlue(widget: Widget): void {
+  installTimelineRefresh();
+
   document.addEventListener('turbo:before-fetch-response', (event) => {
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || form.method.toLowerCase() !== 'post') return;

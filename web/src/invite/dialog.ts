@@ -6,6 +6,7 @@
  * show next to their field; once sent, the dialog shows the join link (without a mail server the
  * mail is only saved as a file, so the user passes the link on) and the invitation's own page.
  */
+import { announceActivityChanged } from '../crm/activity-event.ts';
 import { browserTimeZone, defaultWindow, isTimeZone } from './time.ts';
 
 export interface InviteRecord {
@@ -153,9 +154,8 @@ export async function openInviteDialog(email: string, record: InviteRecord | nul
   cancel.addEventListener('click', () => dialog.close());
   dialog.addEventListener('close', () => {
     dialog.remove();
-    // The record's timeline now holds the meeting: show it (the phone stays, it is permanent).
-    const turbo = (window as unknown as { Turbo?: { visit(url: string, opts: { action: string }): void } }).Turbo;
-    if (sent && turbo && record) turbo.visit(location.href, { action: 'replace' });
+    // The record's timeline now holds the meeting: the open page's timeline shows it by itself.
+    if (sent && record) announceActivityChanged({ record: { type: record.type, id: record.id }, reason: 'invitation-sent' });
   });
 
   dialog.showModal();

@@ -2,9 +2,10 @@
  * The phone as this tab sees it: in the leader tab it runs the Softphone; in the others it mirrors
  * the leader's state and forwards commands. The UI talks only to this, the same way in every tab.
  */
+import { announceActivityChanged } from '../crm/activity-event.ts';
 import { TabCoordinator, type TabRole } from '../tabs/coordinator.ts';
 import { apiFetch } from './api.ts';
-import { INITIAL_STATE, type Command, type PhoneState, type SoftphoneSettings } from './model.ts';
+import { INITIAL_STATE, type CallView, type Command, type PhoneState, type SoftphoneSettings } from './model.ts';
 import { Softphone, type SocketUrlProvider, type SoftphoneMedia } from './softphone.ts';
 
 type Listener = () => void;
@@ -151,11 +152,22 @@ export class PhoneController {
   }
 
   private set(state: PhoneState): void {
+    const ended = this.state.call && !state.call ? this.state.call : null;
     this.state = state;
     this.emit();
+    // Every tab sees the call end (the leader's state is mirrored): each one's open record page
+    // looks for the call's activity.
+    if (ended && !(ended.crm?.colleague && !ended.crm.chosen)) announceActivityChanged({ record: recordOf(ended), reason: 'call-ended' });
   }
 
   private emit(): void {
     for (const l of this.listeners) l();
   }
+}
+
+/** The record a call's activity goes to, when this browser knows it: the one picked or dialled from. */
+function recordOf(call: CallView): { type: string; id: string } | null {
+  const chosen = call.crm?.matches.find((m) => m.id === call.crm?.chosen);
+  if (chosen) return { type: chosen.type, id: chosen.id };
+  return call.record ? { type: call.record.type, id: call.record.id } : null;
 }

@@ -3,6 +3,7 @@
  * after it are different components, and the text must survive the switch. Saves are debounced;
  * the last one for a call wins.
  */
+import { announceActivityChanged } from '../crm/activity-event.ts';
 import { api } from '../phone/api.ts';
 
 const drafts = new Map<string, string>();
@@ -54,6 +55,8 @@ async function save(callId: string, onState: (s: SaveState, error?: string) => v
     await api('PUT', `/calls/${encodeURIComponent(callId)}/notes`, { notes: text.trim() ? text : null });
     saved.set(callId, text);
     if (drafts.get(callId) === text) onState('saved');
+    // The notes reach the call's activity shortly: an open record page shows them.
+    announceActivityChanged({ record: null, reason: 'notes-saved' });
   } catch (err) {
     onState('error', (err as Error).message);
   }
