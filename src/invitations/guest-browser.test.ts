@@ -114,7 +114,7 @@ describe('video invitations in the browser', () => {
 
     await dialog.getByRole('button', { name: 'Close' }).click();
     await dialog.waitFor({ state: 'detached' });
-    // The invitation is on Jane's timeline as a meeting (the page refreshed after sending).
+    // The invitation is on Jane's timeline as a meeting (its timeline reloaded by itself after sending).
     await alice.locator('.timeline-item', { hasText: 'Video call with Alice Adams' }).first().waitFor();
 
     // The meeting's time comes: Alice is back at her desk (a fresh page, registered at that time).

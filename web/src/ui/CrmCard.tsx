@@ -58,6 +58,8 @@ function Picker({ controller, call, matches, chosen }: { controller: PhoneContro
       setBusy(null);
     }
   };
+  // The click shows at once; the server's answer confirms it (or an error puts it back).
+  const shown = busy ?? chosen;
   return (
     <fieldset class="sp-picker">
       <legend>
@@ -65,8 +67,8 @@ function Picker({ controller, call, matches, chosen }: { controller: PhoneContro
       </legend>
       <div role="radiogroup" aria-label="Which record is this call about?">
         {matches.map((m) => (
-          <label key={m.id} class={`sp-pick ${m.id === chosen ? 'sp-picked' : ''}`}>
-            <input type="radio" name={`sp-pick-${call.id}`} checked={m.id === chosen} disabled={busy !== null} onChange={() => void pick(m)} />
+          <label key={m.id} class={`sp-pick ${m.id === shown ? 'sp-picked' : ''}`}>
+            <input type="radio" name={`sp-pick-${call.id}`} checked={m.id === shown} disabled={busy !== null} onChange={() => void pick(m)} />
             <Avatar name={m.name} size="sm" />
             <span class="sp-pick-text">
               <span class="sp-pick-name">{m.name}</span>
