@@ -10,8 +10,10 @@ import { RtpPeer, WeriftPeer } from '../../test/support/werift-peer.ts';
 import { InProcessRelay, RelayError, RtpengineRelay, type MediaRelay } from './index.ts';
 import { rtpengineMissing, startRtpengine, type RtpengineDaemon } from './rtpengine/daemon.ts';
 
-const PORT_MIN = 41000;
-const PORT_MAX = 41999;
+// Below Linux's ephemeral range (32768–60999): a port the relay freed is not taken meanwhile by
+// another test's socket bound to port 0, so "freed" can be checked by binding it.
+const PORT_MIN = 21000;
+const PORT_MAX = 21999;
 
 interface Implementation {
   name: string;
@@ -39,7 +41,7 @@ const implementations: Implementation[] = [
     browser: { answerDtlsRole: 'server' },
     skip: missing ? `rtpengine is not installed (${missing}); apt-get install rtpengine-daemon` : false,
     setup: async () => {
-      daemon = await startRtpengine({ portMin: 42000, portMax: 42999 });
+      daemon = await startRtpengine({ portMin: 22000, portMax: 22999 });
     },
     create: (mediaTimeoutMs) => new RtpengineRelay({ ng: daemon!.ng, mediaTimeoutMs }),
     teardown: async () => {

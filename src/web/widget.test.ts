@@ -146,7 +146,7 @@ describe('softphone widget in Chromium', () => {
     expect(second.id).not.toBe(first.id);
   });
 
-  it('dials from a contact’s 📞 buttons, says why a call failed, and keeps a call up across CRM pages', async () => {
+  it('dials from a contact’s 📞 buttons, says why a call failed, and keeps a call up across CRM pages', { timeout: 60_000 }, async () => {
     const started: CallStarted[] = [];
     const onStarted = (e: CallStarted) => started.push(e);
     server.ringside.sip.events.on('call.started', onStarted);

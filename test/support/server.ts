@@ -30,6 +30,9 @@ export async function startServer(options: { engine?: EngineName; env?: Record<s
       SIPS_PORT: '0',
       SIP_DOMAIN: '127.0.0.1',
       SIP_T1_MS: '50',
+      // Below Linux's ephemeral range (32768–60999) and apart from the relay tests' own ranges.
+      MEDIA_PORT_MIN: '23000',
+      MEDIA_PORT_MAX: '29999',
       DATA_DIR: dataDir,
       LOG_LEVEL: 'silent',
       ...(engine === 'postgres' ? { DATABASE_URL: TEST_DATABASE_URL } : {}),
