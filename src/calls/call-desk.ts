@@ -10,7 +10,7 @@
  * - the user's recent calls, with the missed ones to call back.
  */
 import { createHash } from 'node:crypto';
-import { buildCallLogs, enqueue, estimateMos } from '../activity/index.ts';
+import { buildCallLogs, enqueue, estimateMos, type OutboxItem } from '../activity/index.ts';
 import type { AppServer, CallEvent } from '../appserver/index.ts';
 import type { CallDisposition, CrmMatch, CrmPort, CrmRecordSummary, RecordRef } from '../crm/index.ts';
 import { AppError, NotFoundError, ValidationError } from '../shared/errors.ts';
@@ -41,6 +41,9 @@ export interface ScreenPopMessage {
   /** The record this call is linked to already (click-to-dial). */
   linked: RecordRef | null;
 }
+
+/** Outbox keys of later changes to a logged call: the change, the call's key, when. */
+const UPDATE_KEY_PREFIX = { 'call-notes': 'notes', 'call-quality': 'quality' } as const;
 
 export interface RecentCall {
   call_id: string;
@@ -210,30 +213,36 @@ export class CallDesk {
 
   /** Wrap-up notes, during or after the call; after it, the CRM's activity is updated through the outbox. */
   async setNotes(callId: string, userId: string, notes: string | null): Promise<void> {
-    await this.party(callId, userId);
-    const db = this.options.store.db;
-    await db.transaction().execute(async (trx) => {
-      await trx.updateTable('call_parties').set({ notes, updated_at: nowIso(this.clock) }).where('call_id', '=', callId).where('user_id', '=', userId).execute();
-      const logged = await trx.selectFrom('activity_outbox').select('id').where('idempotency_key', '=', `call:${callId}:${userId}`).executeTakeFirst();
-      if (logged) {
-        const key = `call:${callId}:${userId}`;
-        await enqueue(trx, [{ key: `notes:${key}:${this.clock()}`, userId, item: { kind: 'call-notes', key, notes } }], nowIso(this.clock));
-      }
-    });
+    await this.updateParty(callId, userId, { notes }, (key) => ({ kind: 'call-notes', key, notes }));
   }
 
   /** Quality figures from the widget's getStats (the relay's RTCP adds its own). */
   async setQuality(callId: string, userId: string, q: { jitter_ms?: number | null; loss_pct?: number | null; rtt_ms?: number | null }): Promise<void> {
-    await this.party(callId, userId);
     const figures = { jitterMs: q.jitter_ms ?? null, lossPct: q.loss_pct ?? null, rttMs: q.rtt_ms ?? null };
     const quality = { ...figures, mos: estimateMos(figures) };
+    // The browser's last report often comes just after the hang-up, when the call is already logged.
+    await this.updateParty(callId, userId, { quality: JSON.stringify(quality) }, (key) => ({ kind: 'call-quality', key, quality }));
+  }
+
+  /**
+   * Changes this user's side of a call and, when the call is logged already, puts the change for
+   * the CRM's activity in the outbox in the same transaction.
+   */
+  private async updateParty(
+    callId: string,
+    userId: string,
+    set: { notes: string | null } | { quality: string },
+    update: (key: string) => Extract<OutboxItem, { kind: 'call-notes' | 'call-quality' }>,
+  ): Promise<void> {
+    await this.party(callId, userId);
+    const key = `call:${callId}:${userId}`;
     await this.options.store.db.transaction().execute(async (trx) => {
-      await trx.updateTable('call_parties').set({ quality: JSON.stringify(quality), updated_at: nowIso(this.clock) }).where('call_id', '=', callId).where('user_id', '=', userId).execute();
-      // The browser's last report often comes just after the hang-up, when the call is already
-      // logged: the CRM's activity is updated through the outbox, like notes.
-      const key = `call:${callId}:${userId}`;
+      await trx.updateTable('call_parties').set({ ...set, updated_at: nowIso(this.clock) }).where('call_id', '=', callId).where('user_id', '=', userId).execute();
       const logged = await trx.selectFrom('activity_outbox').select('id').where('idempotency_key', '=', key).executeTakeFirst();
-      if (logged) await enqueue(trx, [{ key: `quality:${key}:${this.clock()}`, userId, item: { kind: 'call-quality', key, quality } }], nowIso(this.clock));
+      if (logged) {
+        const item = update(key);
+        await enqueue(trx, [{ key: `${UPDATE_KEY_PREFIX[item.kind]}:${key}:${this.clock()}`, userId, item }], nowIso(this.clock));
+      }
     });
   }
 
