@@ -64,22 +64,12 @@ export function registerSipMetrics(registry: Registry, sip: AppServer): void {
       this.set(sip.endpoint.transport.openFlows);
     },
   });
-  const stats = sip.endpoint.transport.stats;
-  for (const [name, help, key] of [
+  statGauges(registry, sip.endpoint.transport.stats, [
     ['ringside_sip_messages_received_total', 'SIP messages received', 'received'],
     ['ringside_sip_messages_sent_total', 'SIP messages sent', 'sent'],
     ['ringside_sip_parse_errors_total', 'Malformed SIP messages received', 'parseErrors'],
     ['ringside_sip_rate_limited_total', 'SIP requests dropped by the per-address rate limit', 'rateLimited'],
-  ] as const) {
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(stats[key]);
-      },
-    });
-  }
+  ]);
   const ended = new Counter({ name: 'ringside_calls_ended_total', help: 'Calls ended, by direction-independent cause', labelNames: ['cause'], registers: [registry] });
   const started = new Counter({ name: 'ringside_calls_started_total', help: 'Calls started, by direction', labelNames: ['direction'], registers: [registry] });
   sip.events.on('call.started', (e) => started.inc({ direction: e.direction }));
@@ -88,20 +78,11 @@ export function registerSipMetrics(registry: Registry, sip: AppServer): void {
 
 /** Delivery of activities to the CRM: counters, and what is waiting. */
 export function registerOutboxMetrics(registry: Registry, outbox: ActivityOutbox, store: Store): void {
-  for (const [name, help, key] of [
+  statGauges(registry, outbox.stats, [
     ['ringside_activity_deliveries_total', 'Activities the CRM took', 'delivered'],
     ['ringside_activity_retries_total', 'Delivery attempts after a failed one', 'retried'],
     ['ringside_activity_failures_total', 'Delivery attempts the CRM refused or that errored (retried later)', 'failed'],
-  ] as const) {
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(outbox.stats[key]);
-      },
-    });
-  }
+  ]);
   new Gauge({
     name: 'ringside_activity_undelivered',
     help: 'Activities waiting in the outbox',
@@ -111,4 +92,21 @@ export function registerOutboxMetrics(registry: Registry, outbox: ActivityOutbox
       this.set(Number(row?.n ?? 0));
     },
   });
+}
+
+/**
+ * Gauges that read live counters of a stats object at each scrape (the object counts; a gauge,
+ * not a Counter, because the value is set rather than incremented here).
+ */
+function statGauges<S extends object>(registry: Registry, stats: S, rows: readonly (readonly [name: string, help: string, key: { [K in keyof S]: S[K] extends number ? K : never }[keyof S]])[]): void {
+  for (const [name, help, key] of rows) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(stats[key] as number);
+      },
+    });
+  }
 }
