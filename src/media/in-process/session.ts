@@ -67,6 +67,22 @@ class MediaLine {
   offered: RtpMap[] = [];
   enabled = true;
 
+  /**
+   * Takes the codecs an answer chose: the side that answered (`answeredBy`) gets packets renumbered
+   * from the offer's payload types to its own; both sides send with the offer's clock rates.
+   */
+  applyCodecs(pairs: readonly { offered: RtpMap; answered: RtpMap }[], answeredBy: 'plain' | 'webrtc'): void {
+    this.enabled = pairs.length > 0;
+    this.toPlainPt.set(identityPt());
+    this.toWebRtcPt.set(identityPt());
+    const renumber = answeredBy === 'plain' ? this.toPlainPt : this.toWebRtcPt;
+    for (const { offered, answered } of pairs) {
+      renumber[offered.payloadType] = answered.payloadType;
+      this.clockFromPlain[offered.payloadType] = offered.clockRate;
+      this.clockFromWebRtc[offered.payloadType] = offered.clockRate;
+    }
+  }
+
   constructor(
     readonly kind: string,
     readonly ports: PortPair,
@@ -311,17 +327,10 @@ export class RelaySession {
 
     this.ptToLine.fill(-1);
     for (const { line, t, dir, pairs } of plan) {
-      line.enabled = pairs.length > 0;
-      line.toPlainPt.set(identityPt());
-      line.toWebRtcPt.set(identityPt());
-      for (const { offered, answered } of pairs) {
-        // The browser sends with its own numbers (the offer's); the phone wants its own.
-        line.toPlainPt[offered.payloadType] = answered.payloadType;
-        // The phone sends with the numbers of the relay's offer, which are the browser's.
-        line.clockFromPlain[offered.payloadType] = offered.clockRate;
-        line.clockFromWebRtc[offered.payloadType] = offered.clockRate;
-        this.ptToLine[offered.payloadType] = this.lines.indexOf(line);
-      }
+      // The browser sends with its own numbers (the offer's); the phone wants its own. The phone
+      // sends with the numbers of the relay's offer, which are the browser's.
+      line.applyCodecs(pairs, 'plain');
+      for (const { offered } of pairs) this.ptToLine[offered.payloadType] = this.lines.indexOf(line);
       const keep = new Set(pairs.map((p) => p.offered.payloadType));
       if (keep.size > 0) t.codecs = t.codecs.filter((c) => keep.has(c.payloadType));
       t.setDirection(dir);
@@ -361,16 +370,9 @@ export class RelaySession {
     const transceivers = this.webrtc!.pc.getTransceivers();
     this.ptToLine.fill(-1);
     plan.forEach(({ line, pairs }, j) => {
-      line.enabled = pairs.length > 0;
-      line.toPlainPt.set(identityPt());
-      line.toWebRtcPt.set(identityPt());
-      for (const { offered, answered } of pairs) {
-        // The browser sends with the numbers of the relay's offer, which are the phone's.
-        line.toWebRtcPt[offered.payloadType] = answered.payloadType;
-        line.clockFromPlain[offered.payloadType] = offered.clockRate;
-        line.clockFromWebRtc[offered.payloadType] = offered.clockRate;
-        this.ptToLine[offered.payloadType] = j;
-      }
+      // The browser sends with the numbers of the relay's offer, which are the phone's.
+      line.applyCodecs(pairs, 'webrtc');
+      for (const { offered } of pairs) this.ptToLine[offered.payloadType] = j;
       line.outSsrc = transceivers[j]!.sender.ssrc;
     });
 
