@@ -2,7 +2,7 @@
  * The media relay contract, proved the same way against both implementations: a werift peer plays
  * the browser, a plain UDP socket plays the phone, the relay sits between them on 127.0.0.1.
  */
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../test/support/wait.ts';
@@ -303,13 +303,26 @@ for (const impl of implementations) {
       await relay.delete(callId);
       await relay.delete(callId);
       await expect(relay.stats(callId)).rejects.toThrow();
-      const probe = createSocket('udp4');
+      // rtpengine closes a deleted call's sockets on its own threads, just after answering:
+      // the port must come free, not necessarily before the answer arrives.
+      const probe = await waitFor(() => bindUdp(port), { timeoutMs: 2000, what: `port ${port} to be free` });
       cleanups.push(() => probe.close());
-      probe.bind(port, '127.0.0.1');
-      await once(probe, 'listening');
       if (relay instanceof InProcessRelay) expect(relay.portsInUse).toBe(0);
     });
   });
+}
+
+/** A UDP socket bound to `port` on 127.0.0.1, or undefined while the port is taken. */
+async function bindUdp(port: number): Promise<Socket | undefined> {
+  const socket = createSocket('udp4');
+  try {
+    socket.bind(port, '127.0.0.1');
+    await once(socket, 'listening');
+    return socket;
+  } catch {
+    socket.close();
+    return undefined;
+  }
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
