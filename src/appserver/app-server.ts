@@ -31,6 +31,7 @@ import type { MediaRelay } from '../media/types.ts';
 import { ALLOW, Call, DialogRegistry, type CallSetup, type CallTarget } from './b2bua/call.ts';
 import { CallMedia, profileOfTransport, sdpProfile } from './b2bua/call-media.ts';
 import { CallEventBus, CallRecorder, enqueueCallLogs, type CallParty } from './call-events.ts';
+import { CallLimits, type Admission, type CallSlot } from './call-limits.ts';
 import { nowIso } from '../store/index.ts';
 import { LocationService } from './location-service.ts';
 import { Registrar } from './registrar.ts';
@@ -75,6 +76,8 @@ export class AppServer implements TransactionUser {
   private readonly authenticator: SipAuthenticator;
   private readonly router: CallRouter;
   private readonly guard: SourceGuard;
+  /** Calls in progress and new calls per minute, per user (SIP_MAX_CALLS_PER_USER, SIP_MAX_CALL_RATE_PER_USER). */
+  private readonly callLimits: CallLimits;
   private readonly trunkRegistrations: TrunkRegistration[] = [];
   /** Trunks trusted for calls in: the configured ones and the built-in test caller. */
   private readonly inboundTrunks: Trunk[];
@@ -106,6 +109,7 @@ export class AppServer implements TransactionUser {
       defaultExpires: Math.min(3600, config.SIP_MAX_EXPIRES),
       clock: this.clock,
     });
+    this.callLimits = new CallLimits({ maxConcurrent: config.SIP_MAX_CALLS_PER_USER, ratePerMinute: config.SIP_MAX_CALL_RATE_PER_USER, clock: this.clock });
     this.guard = new SourceGuard({ limit: config.SIP_AUTH_FAILURE_LIMIT, blockMinutes: config.SIP_AUTH_BLOCK_MINUTES, clock: this.clock });
     const digest = new DigestServer({ realm: this.domain, secret: deps.secret, clock: this.clock });
     this.inboundTrunks = [...this.trunks];
@@ -247,10 +251,22 @@ export class AppServer implements TransactionUser {
     return sent.filter(Boolean).length;
   }
 
-  /** Rings a user from the built-in test caller (see TestCaller); resolves when the call is over. */
-  testCall(options: TestCallOptions): Promise<TestCallResult> {
-    if (!this.testCaller) return Promise.reject(new Error('the app server is not started'));
-    return this.testCaller.call(options);
+  /**
+   * Rings a user from the built-in test caller (see TestCaller); resolves when the call is over.
+   * A test call a user asked for holds a slot of their call limits (`admitCall`) until it ends.
+   */
+  testCall(options: TestCallOptions & { slot?: CallSlot }): Promise<TestCallResult> {
+    const { slot, ...call } = options;
+    if (!this.testCaller) {
+      slot?.release();
+      return Promise.reject(new Error('the app server is not started'));
+    }
+    return this.testCaller.call(call).finally(() => slot?.release());
+  }
+
+  /** Takes one of a user's call slots (concurrent calls and new calls per minute), or says why not. */
+  admitCall(userId: string): Admission {
+    return this.callLimits.admit(userId);
   }
 
   get activeCalls(): number {
@@ -368,7 +384,25 @@ export class AppServer implements TransactionUser {
       this.log.info({ to: request.uri.toString(), status: route.status, reason: route.reason }, 'call not routed');
       return reply(route.status, route.reason);
     }
-    const setup = await this.setup(transaction, caller, route);
+    // A user's calls count against their limits (a guest's and a trunk's are one call per
+    // invitation, and inbound to our users). 503 with Retry-After, not 486: the callee is not busy,
+    // this server will not place more calls for this caller now (RFC 3261 §21.5.4).
+    let slot: CallSlot | undefined;
+    if (caller.kind === 'user') {
+      const admission = this.callLimits.admit(caller.user.id);
+      if (!admission.admitted) {
+        this.log.warn({ user: caller.user.sip_username, to: request.uri.toString(), reason: admission.reason }, 'call refused: per-user call limit');
+        return reply(503, admission.reason, [['Retry-After', String(admission.retryAfterS)]]);
+      }
+      slot = admission.slot;
+    }
+    let setup: CallSetup;
+    try {
+      setup = await this.setup(transaction, caller, route);
+    } catch (err) {
+      slot?.release();
+      throw err;
+    }
     const call = new Call(setup, {
       endpoint: this.endpoint,
       events: this.events,
@@ -377,7 +411,10 @@ export class AppServer implements TransactionUser {
       ringTimeoutMs: this.deps.config.SIP_RING_TIMEOUT_S * 1000,
       declineStopsAll: this.deps.config.SIP_DECLINE_STOPS_ALL,
       clock: this.clock,
-      onEnded: (c) => this.calls.delete(c.id),
+      onEnded: (c) => {
+        this.calls.delete(c.id);
+        slot?.release();
+      },
     });
     this.calls.set(call.id, call);
     call.start();
