@@ -35,7 +35,7 @@ import { CallLimits, type Admission, type CallSlot } from './call-limits.ts';
 import { nowIso } from '../store/index.ts';
 import { LocationService } from './location-service.ts';
 import { Registrar } from './registrar.ts';
-import { CallRouter, type Route } from './router.ts';
+import { CallRouter, dialledName, type Route } from './router.ts';
 import { SipUsers } from './sip-users.ts';
 import { SourceGuard } from './source-guard.ts';
 import { TestCaller, type TestCallOptions, type TestCallResult } from './test-caller.ts';
@@ -384,6 +384,11 @@ export class AppServer implements TransactionUser {
       this.log.info({ to: request.uri.toString(), status: route.status, reason: route.reason }, 'call not routed');
       return reply(route.status, route.reason);
     }
+    // Whatever the name matched, a guest's call rings its host and nobody else.
+    if (caller.kind === 'guest' && (route.kind !== 'users' || route.users.some((u) => u.id !== caller.host.id))) {
+      this.log.warn({ invitation: caller.guest.invitationId, to: request.uri.toString() }, 'guest call routed to someone other than the host; refused');
+      return reply(403, 'Guests may only call their host');
+    }
     // A user's calls count against their limits (a guest's and a trunk's are one call per
     // invitation, and inbound to our users). 503 with Retry-After, not 486: the callee is not busy,
     // this server will not place more calls for this caller now (RFC 3261 §21.5.4).
@@ -426,7 +431,8 @@ export class AppServer implements TransactionUser {
    */
   private guestRefusal(request: SipRequest, caller: Extract<Caller, { kind: 'guest' }>): string | undefined {
     if (this.clock() >= caller.guest.notAfter) return 'The invitation has ended';
-    const dialled = request.uri.isSip ? request.uri.decodedUser?.toLowerCase() : undefined;
+    // The name as the router reads it (dots and dashes kept): the host's, and nobody else's.
+    const dialled = dialledName(request.uri);
     if (!dialled || (dialled !== caller.host.sip_username && dialled !== caller.host.extension)) return 'Guests may only call their host';
     for (const call of this.calls.values()) {
       if (call.invitationId === caller.guest.invitationId && call.state !== 'ended') return 'This invitation is already in a call';

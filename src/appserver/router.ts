@@ -31,11 +31,12 @@ export class CallRouter {
 
   async route(request: SipRequest, caller: Caller): Promise<Route> {
     const uri = request.uri;
-    if (!uri.isSip || !uri.user) return { kind: 'reject', status: 404, reason: 'Not Found' };
-    const dialled = uri.decodedUser!.replace(/[\s()./-]/g, '');
+    const name = dialledName(uri);
+    if (!uri.isSip || !name) return { kind: 'reject', status: 404, reason: 'Not Found' };
+    const dialled = dialledDigits(name);
 
     // A user of ours by SIP name or extension.
-    const user = await this.users.find(dialled);
+    const user = await this.findUser(name);
     if (user) return { kind: 'users', users: [user], dialled, number: user.extension };
 
     const e164 = this.toE164(dialled, uri.param('user') === 'phone');
@@ -58,6 +59,18 @@ export class CallRouter {
     const trunk = this.trunks[0];
     if (!trunk) return { kind: 'reject', status: 404, reason: 'No route to external numbers' };
     return { kind: 'trunk', trunk, number: e164 };
+  }
+
+  /**
+   * The user a dialled name means: a SIP name exactly as written (`jane.doe` is not `janedoe`:
+   * SIP names keep their dots and dashes, security review #24), else an extension or number
+   * written with separators (`10-01`, `(415) 555-0100`).
+   */
+  async findUser(name: string): Promise<User | undefined> {
+    const user = await this.users.find(name);
+    if (user) return user;
+    const digits = dialledDigits(name);
+    return digits !== name && NUMBER_LIKE.test(digits) ? this.users.find(digits) : undefined;
   }
 
   /** A dialled string as E.164, or null when it is not a valid phone number. */
@@ -113,6 +126,20 @@ export class CallRouter {
     }
     return home;
   }
+}
+
+/** Digits as dialled: an extension or a phone number, without separators. */
+const NUMBER_LIKE = /^\+?[\d*#]+$/;
+
+/** The user part of a dialled SIP URI, decoded and lower-cased (how SIP names are stored), or undefined. */
+export function dialledName(uri: SipRequest['uri']): string | undefined {
+  if (!uri.isSip || !uri.user) return undefined;
+  return uri.decodedUser!.trim().toLowerCase() || undefined;
+}
+
+/** A dialled name without the separators people write in numbers (spaces, brackets, dots, dashes). */
+function dialledDigits(name: string): string {
+  return name.replace(/[\s()./-]/g, '');
 }
 
 /**
