@@ -59,6 +59,9 @@ export interface AppServerDeps {
   clock?: () => number;
 }
 
+/** A node whose heartbeat (every 5 s) is this old is gone: its guest-call claims can be taken over. */
+const DEAD_NODE_MS = 20_000;
+
 /** Option tags we understand when a request Requires them (RFC 3261 §8.2.2.3). */
 const SUPPORTED = new Set(['outbound', 'path', 'gruu']);
 
@@ -76,6 +79,8 @@ export class AppServer implements TransactionUser {
   private readonly authenticator: SipAuthenticator;
   private readonly router: CallRouter;
   private readonly guard: SourceGuard;
+  /** Guest calls whose invitation this node has claimed (see claimGuestCall). */
+  private readonly heldGuestCalls = new Set<string>();
   /** Calls in progress and new calls per minute, per user (SIP_MAX_CALLS_PER_USER, SIP_MAX_CALL_RATE_PER_USER). */
   private readonly callLimits: CallLimits;
   private readonly trunkRegistrations: TrunkRegistration[] = [];
@@ -401,11 +406,22 @@ export class AppServer implements TransactionUser {
       }
       slot = admission.slot;
     }
+    const id = randomUUID();
+    // One call per invitation on every node, not only this one (the check above is this node's).
+    const invitationId = caller.kind === 'guest' ? caller.guest.invitationId : undefined;
+    if (invitationId && !(await this.claimGuestCall(invitationId, id))) {
+      this.log.info({ invitation: invitationId }, 'guest call refused: the invitation is in a call on another node');
+      return reply(403, 'This invitation is already in a call');
+    }
+    const releaseClaims = () => {
+      slot?.release();
+      if (invitationId) void this.releaseGuestCall(invitationId, id);
+    };
     let setup: CallSetup;
     try {
-      setup = await this.setup(transaction, caller, route);
+      setup = await this.setup(transaction, caller, route, id);
     } catch (err) {
-      slot?.release();
+      releaseClaims();
       throw err;
     }
     const call = new Call(setup, {
@@ -418,7 +434,7 @@ export class AppServer implements TransactionUser {
       clock: this.clock,
       onEnded: (c) => {
         this.calls.delete(c.id);
-        slot?.release();
+        releaseClaims();
       },
     });
     this.calls.set(call.id, call);
@@ -438,6 +454,49 @@ export class AppServer implements TransactionUser {
       if (call.invitationId === caller.guest.invitationId && call.state !== 'ended') return 'This invitation is already in a call';
     }
     return undefined;
+  }
+
+  /**
+   * Claims an invitation for one guest call (security review S5): a row per invitation in the
+   * shared database, so a second call on another node finds it taken. A claim whose node stopped
+   * its heartbeat, or that this node no longer holds (a restart), is taken over. Only guests' calls
+   * pay for this query.
+   */
+  private async claimGuestCall(invitationId: string, callId: string, attempts = 3): Promise<boolean> {
+    const db = this.deps.store.db;
+    const nodeId = this.deps.config.NODE_ID;
+    const claim = { invitation_id: invitationId, call_id: callId, node_id: nodeId, claimed_at: nowIso(this.clock) };
+    const inserted = await db.insertInto('guest_call_claims').values(claim).onConflict((oc) => oc.column('invitation_id').doNothing()).executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) return this.holding(callId);
+    const holder = await db
+      .selectFrom('guest_call_claims')
+      .leftJoin('nodes', 'nodes.node_id', 'guest_call_claims.node_id')
+      .select(['guest_call_claims.call_id', 'guest_call_claims.node_id', 'nodes.heartbeat_at'])
+      .where('guest_call_claims.invitation_id', '=', invitationId)
+      .executeTakeFirst();
+    if (!holder) return attempts > 1 && this.claimGuestCall(invitationId, callId, attempts - 1); // let go of meanwhile: try again
+    const alive =
+      holder.node_id === nodeId
+        ? this.heldGuestCalls.has(holder.call_id)
+        : holder.heartbeat_at !== null && this.clock() - Date.parse(holder.heartbeat_at) < DEAD_NODE_MS;
+    if (alive) return false;
+    const taken = await db.updateTable('guest_call_claims').set(claim).where('invitation_id', '=', invitationId).where('call_id', '=', holder.call_id).executeTakeFirst();
+    return Number(taken.numUpdatedRows) === 1 && this.holding(callId);
+  }
+
+  private holding(callId: string): true {
+    this.heldGuestCalls.add(callId);
+    return true;
+  }
+
+  private async releaseGuestCall(invitationId: string, callId: string): Promise<void> {
+    this.heldGuestCalls.delete(callId);
+    await this.deps.store.db
+      .deleteFrom('guest_call_claims')
+      .where('invitation_id', '=', invitationId)
+      .where('call_id', '=', callId)
+      .execute()
+      .catch((err: unknown) => this.log.warn({ err, invitation: invitationId }, "could not release a guest call's claim"));
   }
 
   /** From must name the authenticated user (by SIP name or extension): nobody calls as someone else. */
@@ -472,9 +531,8 @@ export class AppServer implements TransactionUser {
     return false;
   }
 
-  private async setup(transaction: InviteServerTransaction, caller: Caller, route: Exclude<Route, { kind: 'reject' }>): Promise<CallSetup> {
+  private async setup(transaction: InviteServerTransaction, caller: Caller, route: Exclude<Route, { kind: 'reject' }>, id: string): Promise<CallSetup> {
     const { request } = transaction;
-    const id = randomUUID();
     const offer = sdpOf(request);
     const media = new CallMedia(this.deps.relay, id, offer, sdpProfile(offer));
     // Click-to-dial: the widget names the record it dialled from (`X-Ringside-Record: contact:<id>`):
