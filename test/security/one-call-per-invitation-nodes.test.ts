@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SipRequest, newTag, parseUri, type SipResponse } from '../../src/sip/index.ts';
+import { ENGINES } from '../support/engines.ts';
 import { HttpClient, startServer, type TestServer } from '../support/server.ts';
 import { TEST_SDP, TestPhone } from '../support/sip-phone.ts';
 import { waitFor } from '../support/wait.ts';
@@ -31,7 +32,7 @@ function invite(ws: WsSipClient): Promise<SipResponse> {
   });
 }
 
-describe('one call per invitation, across nodes', () => {
+describe.each(ENGINES)('one call per invitation, across nodes (%s)', (engine) => {
   let a: TestServer;
   let b: TestServer;
   let desk: TestPhone;
@@ -39,8 +40,8 @@ describe('one call per invitation, across nodes', () => {
 
   beforeAll(async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'ringside-two-nodes-'));
-    a = await startServer({ dataDir, env: { NODE_ID: 'node-a', SIP_RING_TIMEOUT_S: '20' } });
-    b = await startServer({ dataDir, env: { NODE_ID: 'node-b', SIP_RING_TIMEOUT_S: '20' } });
+    a = await startServer({ engine, dataDir, env: { NODE_ID: 'node-a', SIP_RING_TIMEOUT_S: '20' } });
+    b = await startServer({ engine, dataDir, ...(a.pgSchema ? { pgSchema: a.pgSchema } : {}), env: { NODE_ID: 'node-b', SIP_RING_TIMEOUT_S: '20' } });
     desk = await TestPhone.start({ user: 'alice', password: 'ringside-demo', domain: '127.0.0.1', server: { address: '127.0.0.1', port: a.ringside.sip.ports.udp! }, answer: 'manual' });
     expect((await desk.register()).status).toBe(200);
     const alice = new HttpClient(a.url);
