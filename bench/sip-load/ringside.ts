@@ -42,7 +42,6 @@ export async function startRingside(dir: string): Promise<StartedRingside> {
       SIP_RATE_LIMIT: '0',
       DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
-      SEED_DEMO: 'true',
       DEMO_PASSWORD: 'ringside-demo',
     },
   });
