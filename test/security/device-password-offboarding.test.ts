@@ -170,6 +170,9 @@ describe('an administrator disabling a user', () => {
     expect(page.text).not.toMatch(/aria-label="Disable Ada Admin"/);
     const self = await userRow('admin');
     expect((await admin.request('POST', `/api/v1/users/${self.id}/disable`)).status).toBe(400);
+    const selfViaPage = await admin.request('POST', `/admin/users/${self.id}/disable`, { form: { _csrf: admin.csrf } });
+    expect(selfViaPage.status).toBe(400);
+    expect(selfViaPage.text).toContain('You cannot disable your own account.');
 
     const bob = await userRow('bob');
     const viaPage = await admin.request('POST', `/admin/users/${bob.id}/disable`, { form: { _csrf: admin.csrf } });

@@ -224,7 +224,7 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
       ${opts.newDevicePassword
         ? html`<p class="banner banner-info">Device password of ${opts.newDevicePassword.name}, shown only now (for their desk phone): <code id="device-password">${opts.newDevicePassword.password}</code></p>`
         : ''}
-      ${opts.error && !['name', 'email', 'role', 'extension', 'password', 'time_zone'].includes(opts.error.field) ? html`<p class="banner banner-error" role="alert">${opts.error.message}</p>` : ''}
+      ${opts.error?.field === 'user' ? html`<p class="banner banner-error" role="alert">${opts.error.message}</p>` : ''}
       <table class="records"><thead><tr><th scope="col">Name</th><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Extension</th><th scope="col">SIP username</th><th scope="col">Since</th><th scope="col">Sessions</th><th scope="col">Account</th></tr></thead>
       <tbody>${all.map((u) => html`<tr><td>${u.name}</td><td>${u.email}</td><td>${u.role}</td><td>${u.extension ?? '—'}</td><td><code>${u.sip_username}</code></td><td>${formatDateTime(u.created_at, ctx.user.time_zone)}</td><td><a href="/admin/users/${u.id}/sessions" aria-label="Sessions of ${u.name}">Sessions</a></td>
         <td>${u.id === ctx.user.id
@@ -235,7 +235,7 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
             </form>`}</td></tr>`)}</tbody></table>
       <p class="muted small">Disabling a user signs them out everywhere at once: their browsers' phones, desk phones and softphones stop ringing, and their device password is replaced.</p>
       <section class="card"><h2>Add user</h2>
-        ${formErrorBanner(opts.error, ['name', 'email', 'role', 'extension', 'password', 'time_zone'])}
+        ${formErrorBanner(opts.error?.field === 'user' ? undefined : opts.error, ['name', 'email', 'role', 'extension', 'password', 'time_zone'])}
         <form method="post" action="/admin/users" novalidate>
           <input type="hidden" name="_csrf" value="${ctx.csrf}">
           <div class="form-grid">
