@@ -122,7 +122,7 @@ export class UserDirectory {
   async changePassword(userId: string, current: string, next: string): Promise<void> {
     const user = await this.get(userId);
     if (!user) throw new NotFoundError('User');
-    if (!(await verifyPassword(current, user.password_hash))) {
+    if (!(await this.isPassword(user, current))) {
       throw new ValidationError('current_password', 'The current password is not right');
     }
     await this.store.db
@@ -135,6 +135,11 @@ export class UserDirectory {
       })
       .where('id', '=', userId)
       .execute();
+  }
+
+  /** Whether this is the user's login password (to confirm a sensitive change: not a sign-in). */
+  async isPassword(user: User, password: string): Promise<boolean> {
+    return password !== '' && (await verifyPassword(password, user.password_hash));
   }
 
   /** A new, generated device password; returns it — the only time it is ever readable. */

@@ -153,6 +153,7 @@ describe('built-in CRM pages in Chromium', () => {
       expect(await page.locator('#device-password').count()).toBe(0);
       expect(await section.textContent()).not.toContain('ringside-demo');
 
+      await page.getByLabel('Your password').fill('ringside-demo'); // a stolen session alone cannot reset it
       await page.getByRole('button', { name: 'Reset device password' }).click();
       await page.locator('main [role="status"]').filter({ hasText: 'Your new device password is below, shown only this once' }).waitFor();
       const fresh = (await page.locator('#device-password').textContent())!;

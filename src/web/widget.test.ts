@@ -238,6 +238,7 @@ describe('softphone widget in Chromium', () => {
     // A settings form answers 200 with the page (no redirect): rendered all the same.
     await alice.getByRole('link', { name: 'Alice Adams' }).click();
     await alice.waitForURL(/\/settings$/);
+    await alice.getByLabel('Your password').fill('ringside-demo');
     await alice.getByRole('button', { name: 'Reset device password' }).click();
     await alice.locator('main [role="status"]').filter({ hasText: 'Your new device password is below' }).waitFor();
     expect(new URL(alice.url()).pathname).toBe('/settings');

@@ -8,7 +8,7 @@ import { Type, type TSchema } from 'typebox';
 import { schemas } from '../../crm/index.ts';
 import { Nullable } from '../../crm/schemas.ts';
 import { AppError, NotFoundError } from '../../shared/errors.ts';
-import { disableUser, enableUser } from '../account-security.ts';
+import { disableUser, enableUser, resetDevicePassword } from '../account-security.ts';
 import { testCallerNumber } from '../test-call.ts';
 import { userSchemas } from '../../users/index.ts';
 import { clearSessionCookie, requireAdmin, requireUser, setSessionCookie, type AuthOptions } from '../auth.ts';
@@ -138,6 +138,24 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
     '/users/me',
     { preValidation: requireUser, schema: { tags: ['users'], summary: 'The signed-in user', response: ok(userSchemas.UserView) } },
     async (request) => users.view(request.auth!.user),
+  );
+
+  app.post(
+    '/users/me/device-password',
+    {
+      preValidation: requireUser,
+      schema: {
+        tags: ['users'],
+        summary:
+          'Reset your device password (phones using the old one stop ringing); the answer holds the new one, shown this once. Needs your login password, or, signed in with single sign-on, a sign-in in the last 10 minutes (else 403 with `sign_in_url`)',
+        body: Type.Object({ password: Type.Optional(Type.String({ maxLength: 200, description: 'Your login password' })) }, { additionalProperties: false }),
+        response: { ...ok(Type.Object({ device_password: Type.String() })), 429: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const password = await resetDevicePassword(deps, request, request.body.password ?? '', 'password', '/settings');
+      return reply.header('cache-control', 'no-store').send({ device_password: password });
+    },
   );
 
   // ------------------------------------------------------------------ softphone

@@ -13,7 +13,7 @@ import {
   checkOrigin,
   type AuthOptions,
 } from '../auth.ts';
-import { html } from '../html.ts';
+import { html, type Html } from '../html.ts';
 import type { WebDeps } from '../index.ts';
 import { PASSWORD_LOGIN_OFF, signIn } from '../sign-in.ts';
 import { signOutTarget } from '../sso.ts';
@@ -24,7 +24,7 @@ import { context } from './records.ts';
 import { testCallerNumber } from '../test-call.ts';
 import { demoSeeding } from '../../demo/policy.ts';
 import { devicePasswordRealmMismatch } from '../../users/index.ts';
-import { changeLoginPassword, disableUser, enableUser, resetDevicePassword } from '../account-security.ts';
+import { changeLoginPassword, disableUser, enableUser, ownerCheckOf, resetDevicePassword, RECENT_SIGN_IN_MINUTES, type OwnerCheck } from '../account-security.ts';
 
 /** Only our own paths: never an absolute URL (open redirect) or `//host`. */
 function safeNext(next: unknown): string {
@@ -63,6 +63,30 @@ function loginPage(opts: { csrf: string; next: string; email?: string; error?: s
     </main>`,
     { bodyClass: 'login-body' },
   );
+}
+
+/**
+ * "Reset device password" asks for proof that the owner is at the keyboard (see OwnerCheck): the
+ * login password, or — signed in with single sign-on more than a few minutes ago — a new sign-in
+ * with the provider, which comes back to the settings page.
+ */
+function devicePasswordForm(csrf: string, check: OwnerCheck, error?: FieldError): Html {
+  const intro = html`<p class="muted small">Ringside generates a new device password and shows it once. Phones registered with the old one stop ringing at once.</p>`;
+  if (check.by === 'provider' && !check.recent) {
+    return html`${intro}
+      ${error ? html`<p class="banner banner-error" role="alert">${error.message}</p>` : ''}
+      <p>To reset it, sign in again with ${check.providerName}: your sign-in is more than ${String(RECENT_SIGN_IN_MINUTES)} minutes old. You come back here.</p>
+      <p><a class="button" href="${check.signInAgainUrl}" data-turbo="false">Sign in again with ${check.providerName}</a></p>`;
+  }
+  return html`<form method="post" action="/settings/device-password" class="narrow-form">
+      <input type="hidden" name="_csrf" value="${csrf}">
+      ${intro}
+      ${error && error.field !== 'password' ? html`<p class="banner banner-error" role="alert">${error.message}</p>` : ''}
+      ${check.by === 'password'
+        ? field({ name: 'password', label: 'Your password', type: 'password', required: true, autocomplete: 'current-password', hint: 'The one you sign in with: it shows that this is you.' }, {}, error)
+        : html`<p class="muted small">You signed in with ${check.providerName} a few minutes ago, so no password is needed.</p>`}
+      <button type="submit">Reset device password</button>
+    </form>`;
 }
 
 export async function accountPages(app: FastifyInstance, deps: WebDeps, authOptions: AuthOptions): Promise<void> {
@@ -120,8 +144,13 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
 
   // ------------------------------------------------------------------ settings
   const validatePassword = formValidator(userSchemas.PasswordChange);
-  const settingsPage = async (request: FastifyRequest, reply: FastifyReply, opts: { error?: FieldError; notice?: string; status?: number; newDevicePassword?: string } = {}) => {
+  const settingsPage = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    opts: { error?: FieldError; deviceError?: FieldError; notice?: string; status?: number; newDevicePassword?: string } = {},
+  ) => {
     const ctx = context(request);
+    const ownerCheck = await ownerCheckOf(deps, request.auth!.session, '/settings');
     const u = (await deps.users.get(ctx.user.id)) ?? ctx.user;
     const devices = await deps.sip.location.bindings(u.id);
     const ports = deps.sip.ports;
@@ -169,11 +198,7 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
         ${devices.length === 0
           ? html`<p class="muted">No device is registered right now.</p>`
           : html`<ul class="device-list">${devices.map((d) => html`<li>${d.device} <span class="muted small">from ${d.source_address}:${String(d.source_port)}, registered until ${formatDateTime(d.expires_at, u.time_zone)}</span></li>`)}</ul>`}
-        <form method="post" action="/settings/device-password" class="narrow-form">
-          <input type="hidden" name="_csrf" value="${ctx.csrf}">
-          <p class="muted small">Ringside generates a new device password and shows it once. Phones registered with the old one stop ringing at once.</p>
-          <button type="submit">Reset device password</button>
-        </form>
+        ${devicePasswordForm(ctx.csrf, ownerCheck, opts.deviceError)}
       </section>`;
     return reply.code(opts.status ?? 200).type('text/html; charset=utf-8').send(layout(ctx, 'Settings', body).value);
   };
@@ -185,9 +210,9 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
     const checked = validatePassword(input);
     if (!checked.ok) return settingsPage(request, reply, { error: checked.error, status: 400 });
     try {
-      await changeLoginPassword(deps, request.auth!.user.id, request.auth!.session.id, input.current_password, input.new_password);
+      await changeLoginPassword(deps, request, input.current_password, input.new_password);
     } catch (err) {
-      if (err instanceof AppError && err.field) return settingsPage(request, reply, { error: { field: err.field, message: err.message }, status: 400 });
+      if (err instanceof AppError && err.field) return settingsPage(request, reply, { error: { field: err.field, message: err.message }, status: err.status });
       throw err;
     }
     return settingsPage(request, reply, {
@@ -203,8 +228,15 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
   });
 
   app.post('/settings/device-password', { preValidation: requireUser }, async (request, reply) => {
-    // Generated, never chosen, and shown in this answer only (like an API key).
-    const password = await resetDevicePassword(deps, request.auth!.user.id);
+    const b = (request.body ?? {}) as Record<string, unknown>;
+    let password: string;
+    try {
+      // Generated, never chosen, and shown in this answer only (like an API key); only to the owner.
+      password = await resetDevicePassword(deps, request, typeof b.password === 'string' ? b.password : '', 'password', '/settings');
+    } catch (err) {
+      if (err instanceof AppError && err.status < 500) return settingsPage(request, reply, { deviceError: { field: err.field ?? 'reauth', message: err.message }, status: err.status });
+      throw err;
+    }
     reply.header('cache-control', 'no-store');
     return settingsPage(request, reply, { notice: 'Your new device password is below, shown only this once. Enter it in your phones.', newDevicePassword: password });
   });
