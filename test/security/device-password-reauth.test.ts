@@ -7,14 +7,18 @@
  * (and knows no Ringside password), a sign-in with the provider in the last 10 minutes.
  *
  * The single sign-on user signs in over real HTTP through a provider that signs its own ID
- * tokens (test/support/oidc-provider.ts); "signed in more than 10 minutes ago" is set by moving
- * the session's `created_at` back in the store.
+ * tokens, and in Chromium through a real OpenID Connect provider (test/support/oidc-provider.ts);
+ * "signed in more than 10 minutes ago" is set by moving the session's `created_at` back in the
+ * store.
  */
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nowIso } from '../../src/store/index.ts';
-import { HostileProvider } from '../support/oidc-provider.ts';
+import { launchChromium } from '../support/browser.ts';
+import { HostileProvider, OidcTestProvider } from '../support/oidc-provider.ts';
 import { HttpClient, startServer, type TestServer } from '../support/server.ts';
 import { TestPhone } from '../support/sip-phone.ts';
+import { ensureWidgetBuilt } from '../support/widget.ts';
 
 const HTML = { accept: 'text/html' };
 
@@ -179,5 +183,72 @@ describe('a user who signs in only with single sign-on (no password she knows)',
     expect(reset.status).toBe(200);
     const fresh = shownDevicePassword(reset.text)!;
     expect((await (await deskPhone('sam', fresh)).register()).status).toBe(200);
+  });
+});
+
+describe('signing in again, in Chromium with a real OpenID Connect provider', () => {
+  let realIdp: OidcTestProvider;
+  let sso: TestServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    ensureWidgetBuilt();
+    realIdp = await OidcTestProvider.listen();
+    realIdp.accounts.set('erin@acme.test', { email: 'erin@acme.test', name: 'Erin Hannon' });
+    [sso, browser] = await Promise.all([
+      startServer({ env: { OIDC_ISSUER: realIdp.issuer, OIDC_CLIENT_ID: 'ringside', OIDC_CLIENT_SECRET: 'a-client-secret-for-tests', OIDC_ALLOWED_DOMAINS: 'acme.test', OIDC_NAME: 'Acme ID' } }),
+      launchChromium(),
+    ]);
+    realIdp.configure([
+      {
+        client_id: 'ringside',
+        client_secret: 'a-client-secret-for-tests',
+        redirect_uris: [`${sso.url}/auth/oidc/callback`],
+        response_types: ['code'],
+        grant_types: ['authorization_code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await sso?.stop();
+    await realIdp?.close();
+  });
+
+  /** Until Ringside's `path`: through the provider's login and consent pages when it shows them. */
+  async function throughProvider(page: Page, path: string): Promise<void> {
+    const back = page.waitForURL((url) => url.origin === sso.url && url.pathname === path);
+    const login = page.locator('input[name="login"]');
+    if (await Promise.race([login.waitFor().then(() => true), back.then(() => false)])) {
+      await login.fill('erin@acme.test');
+      await page.locator('input[name="password"]').fill('whatever-the-provider-checks');
+      await page.getByRole('button', { name: 'Sign-in' }).click();
+      const consent = page.getByRole('button', { name: 'Continue' });
+      await Promise.race([consent.waitFor().then(() => consent.click()), back]);
+    }
+    await back;
+  }
+
+  it('the settings page’s “Sign in again with Acme ID” goes to the provider and back to settings, where the reset works', async () => {
+    const context = await browser.newContext();
+    // Only this machine (the provider's pages link a web font).
+    await context.route('**/*', (route) => (['127.0.0.1', 'localhost'].includes(new URL(route.request().url()).hostname) ? route.continue() : route.abort()));
+    const page = await context.newPage();
+    await page.goto(`${sso.url}/login`);
+    await page.getByRole('button', { name: 'Sign in with Acme ID' }).click();
+    await throughProvider(page, '/contacts');
+
+    const erin = (await sso.ringside.users.findByEmail('erin@acme.test'))!;
+    await sso.ringside.store.db.updateTable('sessions').set({ created_at: nowIso(() => Date.now() - 11 * 60_000) }).where('user_id', '=', erin.id).execute();
+    await page.goto(`${sso.url}/settings`);
+    expect(await page.getByRole('button', { name: 'Reset device password' }).count()).toBe(0);
+    await page.getByRole('link', { name: 'Sign in again with Acme ID' }).click();
+    await throughProvider(page, '/settings');
+
+    await page.getByRole('button', { name: 'Reset device password' }).click();
+    await page.locator('main [role="status"]').filter({ hasText: 'Your new device password is below, shown only this once' }).waitFor();
+    expect(await page.locator('#device-password').textContent()).toMatch(/^[A-Za-z0-9_-]{20}$/);
+    await context.close();
   });
 });
