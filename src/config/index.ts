@@ -162,6 +162,16 @@ const hostPort: Parser<string | undefined> = {
   },
 };
 
+/** Digest algorithms in the order challenges offer them (RFC 8760: a phone takes the first it knows). */
+const digestAlgorithms: Parser<('SHA-256' | 'MD5')[]> = {
+  expected: 'SHA-256 and/or MD5, comma-separated, most preferred first (SHA-256,MD5)',
+  parse(raw, key) {
+    const list = raw.split(',').map((a) => a.trim().toUpperCase()).filter(Boolean);
+    if (list.length === 0 || new Set(list).size !== list.length || !list.every((a) => a === 'SHA-256' || a === 'MD5')) throw new ConfigError(key, raw, digestAlgorithms.expected);
+    return list as ('SHA-256' | 'MD5')[];
+  },
+};
+
 /** A comma-separated list of E.164 prefixes (`+1,+44`). */
 const prefixes: Parser<string[] | undefined> = {
   expected: 'comma-separated E.164 prefixes such as +1,+44 (or * for any)',
@@ -350,6 +360,7 @@ export const OPTIONS = {
   SIP_MAX_CONNECTIONS_PER_ADDRESS: option(integer(1, 1_000_000), 1000, 'Open SIP connections (TCP, TLS, WebSocket) one address may hold.'),
   SIP_AUTH_FAILURE_LIMIT: option(integer(1, 10_000), 10, 'Failed SIP authentications from one address before it is blocked.'),
   SIP_AUTH_BLOCK_MINUTES: option(integer(1, 24 * 60), 15, 'How long such an address is blocked.'),
+  SIP_DIGEST_ALGORITHMS: option(digestAlgorithms, ['SHA-256', 'MD5'] as ('SHA-256' | 'MD5')[], 'Digest algorithms offered to phones, most preferred first; MD5 first (or alone) for old phones that answer only the first challenge.', 'SHA-256,MD5'),
   SIP_ALLOWED_PREFIXES: option(prefixes, undefined, 'E.164 prefixes users may dial out to by default (per-user setting overrides). A bare country code covers only its home country (+1: the US and Canada) and no premium-rate or personal numbers; name others explicitly (+1876, +1900).', '+<country code of PHONE_DEFAULT_REGION>'),
   SIP_MAX_CALLS_PER_USER: option(integer(0, 1_000_000), 20, 'Calls one user may have in progress at once, test calls included (0 = no limit).'),
   SIP_MAX_CALL_RATE_PER_USER: option(integer(0, 1_000_000), 60, 'New calls one user may place per minute, test calls included (0 = no limit).'),

@@ -5,8 +5,10 @@
  * - svmap finds a SIP server (it must answer OPTIONS: trunks and load balancers ping it) but no
  *   product or version (no User-Agent/Server header).
  * - svwar cannot tell existing users and extensions from unknown ones, even with --force.
- * - svcrack finds a device password early in its list (the check that the tool works here), but
- *   not one that lies past SIP_AUTH_FAILURE_LIMIT guesses: the guessing stops being answered.
+ * - svcrack answers only the first challenge and knows only MD5: against the default challenges
+ *   (SHA-256 first) it cannot even try a password. With SIP_DIGEST_ALGORITHMS=MD5 (a fleet of old
+ *   phones) it finds a device password early in its list — the check that the tool works here —
+ *   but not one that lies past SIP_AUTH_FAILURE_LIMIT guesses: the guessing stops being answered.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -64,8 +66,17 @@ describe('SIPVicious against Ringside', () => {
     }
   }, 120_000);
 
-  it('svcrack finds a device password among its first guesses (the tool works here)', async () => {
+  it('svcrack cannot answer the default challenges (SHA-256 first), even with the password first in its list', async () => {
     server = await startServer();
+    const words = path.join(dir, 'first.txt');
+    writeFileSync(words, [DEMO_PASSWORD, ...WRONG.slice(0, 2)].join('\n') + '\n');
+    const out = await sipvicious('svcrack', ['-u', 'alice', '-d', words, '--domain', '127.0.0.1', ...target(server)]);
+    expect(out).not.toMatch(new RegExp(`\\|\\s*${DEMO_PASSWORD}\\s*\\|`));
+    expect(out).toContain('found nothing');
+  }, 120_000);
+
+  it('svcrack finds a device password among its first guesses when MD5 is offered first (the tool works here)', async () => {
+    server = await startServer({ env: { SIP_DIGEST_ALGORITHMS: 'MD5,SHA-256' } });
     const words = path.join(dir, 'early.txt');
     writeFileSync(words, [...WRONG.slice(0, 3), DEMO_PASSWORD].join('\n') + '\n');
     const out = await sipvicious('svcrack', ['-u', 'alice', '-d', words, '--domain', '127.0.0.1', ...target(server)]);
@@ -73,7 +84,7 @@ describe('SIPVicious against Ringside', () => {
   }, 120_000);
 
   it('svcrack learns nothing once it has guessed SIP_AUTH_FAILURE_LIMIT times, though the password is in its list', async () => {
-    server = await startServer();
+    server = await startServer({ env: { SIP_DIGEST_ALGORITHMS: 'MD5,SHA-256' } });
     const words = path.join(dir, 'late.txt');
     writeFileSync(words, [...WRONG, DEMO_PASSWORD].join('\n') + '\n');
     const out = await sipvicious('svcrack', ['-u', 'alice', '-d', words, '--domain', '127.0.0.1', ...target(server)]);

@@ -135,7 +135,10 @@ export class DigestServer {
   /** One challenge per algorithm, SHA-256 first (or only the algorithms given, for clients that need it). */
   challenges(stale = false, only?: DigestAlgorithm[]): string[] {
     const nonce = this.newNonce();
-    return (only ? this.algorithms.filter((a) => only.includes(a)) : this.algorithms).map(
+    // A client that knows only some algorithms gets those; if the operator allows none of them,
+    // it gets what is allowed (and fails to answer) rather than no challenge at all.
+    const wanted = only ? this.algorithms.filter((a) => only.includes(a)) : [];
+    return (wanted.length > 0 ? wanted : this.algorithms).map(
       (algorithm) => `Digest realm="${this.realm}", nonce="${nonce}", algorithm=${algorithm}, qop="auth"${stale ? ', stale=true' : ''}`,
     );
   }
