@@ -148,7 +148,7 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
       preValidation: requireUser,
       schema: {
         tags: ['softphone'],
-        summary: 'A one-minute token for the SIP WebSocket (`/sip?token=`) where a cookie cannot go (an iframe in another site)',
+        summary: 'A one-minute, single-use token for the SIP WebSocket (`/sip?token=`) where a cookie cannot go (an iframe in another site); fetch a new one for each connection',
         response: ok(Type.Object({ token: Type.String(), ws_path: Type.String() })),
       },
     },
