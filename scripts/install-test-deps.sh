@@ -12,6 +12,7 @@ declare -A PACKAGES=(
   [firefox-esr]=firefox-esr
   [ip]=iproute2  # the Firefox widget test runs in a network namespace of its own
   [turnserver]=coturn  # relay-only ICE through a real TURN server
+  [svmap]=sipvicious  # the attacker: what a SIP scanner learns (test/security/sipvicious.test.ts)
 )
 # Not commands, but wanted: emoji glyphs so screenshots show the 📞 icons.
 FILES=(/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf:fonts-noto-color-emoji)

@@ -40,6 +40,9 @@ export async function startRingside(dir: string): Promise<StartedRingside> {
       SIP_DOMAIN: '127.0.0.1',
       // The whole load comes from one address: the per-address request limit would throttle it.
       SIP_RATE_LIMIT: '0',
+      // …and one user (bob) places every call: no per-user call limits either.
+      SIP_MAX_CALLS_PER_USER: '0',
+      SIP_MAX_CALL_RATE_PER_USER: '0',
       DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
       SEED_DEMO: 'true',

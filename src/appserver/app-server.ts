@@ -31,10 +31,11 @@ import type { MediaRelay } from '../media/types.ts';
 import { ALLOW, Call, DialogRegistry, type CallSetup, type CallTarget } from './b2bua/call.ts';
 import { CallMedia, profileOfTransport, sdpProfile } from './b2bua/call-media.ts';
 import { CallEventBus, CallRecorder, enqueueCallLogs, type CallParty } from './call-events.ts';
+import { CallLimits, type Admission, type CallSlot } from './call-limits.ts';
 import { nowIso } from '../store/index.ts';
 import { LocationService } from './location-service.ts';
 import { Registrar } from './registrar.ts';
-import { CallRouter, type Route } from './router.ts';
+import { CallRouter, dialledName, type Route } from './router.ts';
 import { SipUsers } from './sip-users.ts';
 import { SourceGuard } from './source-guard.ts';
 import { TestCaller, type TestCallOptions, type TestCallResult } from './test-caller.ts';
@@ -58,6 +59,9 @@ export interface AppServerDeps {
   clock?: () => number;
 }
 
+/** A node whose heartbeat (every 5 s) is this old is gone: its guest-call claims can be taken over. */
+const DEAD_NODE_MS = 20_000;
+
 /** Option tags we understand when a request Requires them (RFC 3261 §8.2.2.3). */
 const SUPPORTED = new Set(['outbound', 'path', 'gruu']);
 
@@ -77,6 +81,10 @@ export class AppServer implements TransactionUser {
   private readonly authenticator: SipAuthenticator;
   private readonly router: CallRouter;
   private readonly guard: SourceGuard;
+  /** Guest calls whose invitation this node has claimed (see claimGuestCall). */
+  private readonly heldGuestCalls = new Set<string>();
+  /** Calls in progress and new calls per minute, per user (SIP_MAX_CALLS_PER_USER, SIP_MAX_CALL_RATE_PER_USER). */
+  private readonly callLimits: CallLimits;
   private readonly trunkRegistrations: TrunkRegistration[] = [];
   /** Trunks trusted for calls in: the configured ones and the built-in test caller. */
   private readonly inboundTrunks: Trunk[];
@@ -108,6 +116,7 @@ export class AppServer implements TransactionUser {
       defaultExpires: Math.min(3600, config.SIP_MAX_EXPIRES),
       clock: this.clock,
     });
+    this.callLimits = new CallLimits({ maxConcurrent: config.SIP_MAX_CALLS_PER_USER, ratePerMinute: config.SIP_MAX_CALL_RATE_PER_USER, clock: this.clock });
     this.guard = new SourceGuard({ limit: config.SIP_AUTH_FAILURE_LIMIT, blockMinutes: config.SIP_AUTH_BLOCK_MINUTES, clock: this.clock });
     const digest = new DigestServer({ realm: this.domain, secret: deps.secret, clock: this.clock });
     this.inboundTrunks = [...this.trunks];
@@ -249,10 +258,22 @@ export class AppServer implements TransactionUser {
     return sent.filter(Boolean).length;
   }
 
-  /** Rings a user from the built-in test caller (see TestCaller); resolves when the call is over. */
-  testCall(options: TestCallOptions): Promise<TestCallResult> {
-    if (!this.testCaller) return Promise.reject(new Error('the app server is not started'));
-    return this.testCaller.call(options);
+  /**
+   * Rings a user from the built-in test caller (see TestCaller); resolves when the call is over.
+   * A test call a user asked for holds a slot of their call limits (`admitCall`) until it ends.
+   */
+  testCall(options: TestCallOptions & { slot?: CallSlot }): Promise<TestCallResult> {
+    const { slot, ...call } = options;
+    if (!this.testCaller) {
+      slot?.release();
+      return Promise.reject(new Error('the app server is not started'));
+    }
+    return this.testCaller.call(call).finally(() => slot?.release());
+  }
+
+  /** Takes one of a user's call slots (concurrent calls and new calls per minute), or says why not. */
+  admitCall(userId: string): Admission {
+    return this.callLimits.admit(userId);
   }
 
   get activeCalls(): number {
@@ -371,7 +392,41 @@ export class AppServer implements TransactionUser {
       this.log.info({ to: request.uri.toString(), status: route.status, reason: route.reason }, 'call not routed');
       return reply(route.status, route.reason);
     }
-    const setup = await this.setup(transaction, caller, route);
+    // Whatever the name matched, a guest's call rings its host and nobody else.
+    if (caller.kind === 'guest' && (route.kind !== 'users' || route.users.some((u) => u.id !== caller.host.id))) {
+      this.log.warn({ invitation: caller.guest.invitationId, to: request.uri.toString() }, 'guest call routed to someone other than the host; refused');
+      return reply(403, 'Guests may only call their host');
+    }
+    // A user's calls count against their limits (a guest's and a trunk's are one call per
+    // invitation, and inbound to our users). 503 with Retry-After, not 486: the callee is not busy,
+    // this server will not place more calls for this caller now (RFC 3261 §21.5.4).
+    let slot: CallSlot | undefined;
+    if (caller.kind === 'user') {
+      const admission = this.callLimits.admit(caller.user.id);
+      if (!admission.admitted) {
+        this.log.warn({ user: caller.user.sip_username, to: request.uri.toString(), reason: admission.reason }, 'call refused: per-user call limit');
+        return reply(503, admission.reason, [['Retry-After', String(admission.retryAfterS)]]);
+      }
+      slot = admission.slot;
+    }
+    const id = randomUUID();
+    // One call per invitation on every node, not only this one (the check above is this node's).
+    const invitationId = caller.kind === 'guest' ? caller.guest.invitationId : undefined;
+    if (invitationId && !(await this.claimGuestCall(invitationId, id))) {
+      this.log.info({ invitation: invitationId }, 'guest call refused: the invitation is in a call on another node');
+      return reply(403, 'This invitation is already in a call');
+    }
+    const releaseClaims = () => {
+      slot?.release();
+      if (invitationId) void this.releaseGuestCall(invitationId, id);
+    };
+    let setup: CallSetup;
+    try {
+      setup = await this.setup(transaction, caller, route, id);
+    } catch (err) {
+      releaseClaims();
+      throw err;
+    }
     const call = new Call(setup, {
       endpoint: this.endpoint,
       events: this.events,
@@ -380,7 +435,10 @@ export class AppServer implements TransactionUser {
       ringTimeoutMs: this.deps.config.SIP_RING_TIMEOUT_S * 1000,
       declineStopsAll: this.deps.config.SIP_DECLINE_STOPS_ALL,
       clock: this.clock,
-      onEnded: (c) => this.calls.delete(c.id),
+      onEnded: (c) => {
+        this.calls.delete(c.id);
+        releaseClaims();
+      },
     });
     this.calls.set(call.id, call);
     call.start();
@@ -392,12 +450,56 @@ export class AppServer implements TransactionUser {
    */
   private guestRefusal(request: SipRequest, caller: Extract<Caller, { kind: 'guest' }>): string | undefined {
     if (this.clock() >= caller.guest.notAfter) return 'The invitation has ended';
-    const dialled = request.uri.isSip ? request.uri.decodedUser?.toLowerCase() : undefined;
+    // The name as the router reads it (dots and dashes kept): the host's, and nobody else's.
+    const dialled = dialledName(request.uri);
     if (!dialled || (dialled !== caller.host.sip_username && dialled !== caller.host.extension)) return 'Guests may only call their host';
     for (const call of this.calls.values()) {
       if (call.invitationId === caller.guest.invitationId && call.state !== 'ended') return 'This invitation is already in a call';
     }
     return undefined;
+  }
+
+  /**
+   * Claims an invitation for one guest call (security review S5): a row per invitation in the
+   * shared database, so a second call on another node finds it taken. A claim whose node stopped
+   * its heartbeat, or that this node no longer holds (a restart), is taken over. Only guests' calls
+   * pay for this query.
+   */
+  private async claimGuestCall(invitationId: string, callId: string, attempts = 3): Promise<boolean> {
+    const db = this.deps.store.db;
+    const nodeId = this.deps.config.NODE_ID;
+    const claim = { invitation_id: invitationId, call_id: callId, node_id: nodeId, claimed_at: nowIso(this.clock) };
+    const inserted = await db.insertInto('guest_call_claims').values(claim).onConflict((oc) => oc.column('invitation_id').doNothing()).executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1) return this.holding(callId);
+    const holder = await db
+      .selectFrom('guest_call_claims')
+      .leftJoin('nodes', 'nodes.node_id', 'guest_call_claims.node_id')
+      .select(['guest_call_claims.call_id', 'guest_call_claims.node_id', 'nodes.heartbeat_at'])
+      .where('guest_call_claims.invitation_id', '=', invitationId)
+      .executeTakeFirst();
+    if (!holder) return attempts > 1 && this.claimGuestCall(invitationId, callId, attempts - 1); // let go of meanwhile: try again
+    const alive =
+      holder.node_id === nodeId
+        ? this.heldGuestCalls.has(holder.call_id)
+        : holder.heartbeat_at !== null && this.clock() - Date.parse(holder.heartbeat_at) < DEAD_NODE_MS;
+    if (alive) return false;
+    const taken = await db.updateTable('guest_call_claims').set(claim).where('invitation_id', '=', invitationId).where('call_id', '=', holder.call_id).executeTakeFirst();
+    return Number(taken.numUpdatedRows) === 1 && this.holding(callId);
+  }
+
+  private holding(callId: string): true {
+    this.heldGuestCalls.add(callId);
+    return true;
+  }
+
+  private async releaseGuestCall(invitationId: string, callId: string): Promise<void> {
+    this.heldGuestCalls.delete(callId);
+    await this.deps.store.db
+      .deleteFrom('guest_call_claims')
+      .where('invitation_id', '=', invitationId)
+      .where('call_id', '=', callId)
+      .execute()
+      .catch((err: unknown) => this.log.warn({ err, invitation: invitationId }, "could not release a guest call's claim"));
   }
 
   /** From must name the authenticated user (by SIP name or extension): nobody calls as someone else. */
@@ -432,9 +534,8 @@ export class AppServer implements TransactionUser {
     return false;
   }
 
-  private async setup(transaction: InviteServerTransaction, caller: Caller, route: Exclude<Route, { kind: 'reject' }>): Promise<CallSetup> {
+  private async setup(transaction: InviteServerTransaction, caller: Caller, route: Exclude<Route, { kind: 'reject' }>, id: string): Promise<CallSetup> {
     const { request } = transaction;
-    const id = randomUUID();
     const offer = sdpOf(request);
     const media = new CallMedia(this.deps.relay, id, offer, sdpProfile(offer));
     // Click-to-dial: the widget names the record it dialled from (`X-Ringside-Record: contact:<id>`):

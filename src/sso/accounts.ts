@@ -43,8 +43,11 @@ export class SsoAccounts {
     if (!provider.allowedDomains.includes('*') && !provider.allowedDomains.includes(domain)) {
       throw new SsoError(403, 'domain_not_allowed', `Accounts of ${domain} cannot sign in to Ringside with ${provider.name}. Sign in with your work account.`);
     }
-    // Entra ID sends no email_verified; its optional claim xms_edov says the domain's owner verified it.
-    const verified = claims.email_verified === true || claims.email_verified === 'true' || claims.xms_edov === true || claims.xms_edov === 'true' || provider.trustEmail;
+    // Entra ID sends no email_verified; its optional claim xms_edov says the domain's owner
+    // verified it. Only Entra ID's word counts: another provider may let users or tenants set
+    // arbitrary claims, and an unverified email would then take over the local account with it.
+    const entraVerified = isEntraIdIssuer(claims.iss) && (claims.xms_edov === true || claims.xms_edov === 'true');
+    const verified = claims.email_verified === true || claims.email_verified === 'true' || entraVerified || provider.trustEmail;
     if (!verified) {
       throw new SsoError(403, 'email_not_verified', `${provider.name} has not verified your email address, so Ringside cannot sign you in with it. Verify it there and try again.`);
     }
@@ -85,6 +88,18 @@ export class SsoAccounts {
       return { user, created };
     });
   }
+}
+
+/**
+ * Microsoft Entra ID's issuers: `https://login.microsoftonline.com/<tenant>/v2.0` (v2 tokens) and
+ * `https://sts.windows.net/<tenant>/` (v1), and the same for the US-government and China clouds.
+ */
+const ENTRA_ID_ISSUER =
+  /^https:\/\/(?:(?:login\.microsoftonline\.(?:com|us)|login\.partner\.microsoftonline\.cn|login\.chinacloudapi\.cn)\/[0-9a-z-]+\/v2\.0|(?:sts\.windows\.net|sts\.chinacloudapi\.cn)\/[0-9a-z-]+\/)$/i;
+
+/** The ID token comes from Entra ID (the only provider whose `xms_edov` claim means anything). */
+export function isEntraIdIssuer(issuer: unknown): boolean {
+  return typeof issuer === 'string' && ENTRA_ID_ISSUER.test(issuer);
 }
 
 /** One message for every account that may not sign in: it says nothing about which exist. */

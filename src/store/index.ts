@@ -18,6 +18,7 @@ import * as m0006 from './migrations/0006-invitations.ts';
 import * as m0008 from './migrations/0008-guest-calls.ts';
 import * as m0007 from './migrations/0007-salesforce.ts';
 import * as m0010 from './migrations/0010-one-time-tokens.ts';
+import * as m0011 from './migrations/0011-guest-call-claims.ts';
 
 export type * from './schema.ts';
 export { loadServerSecret, ServerSecret } from './server-secret.ts';
@@ -32,6 +33,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008-guest-calls': m0008,
   '0007-salesforce': m0007,
   '0010-one-time-tokens': m0010,
+  '0011-guest-call-claims': m0011,
 };
 
 export type Engine = 'sqlite' | 'postgres';

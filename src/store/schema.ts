@@ -360,6 +360,14 @@ export interface NodesTable {
   started_at: string;
 }
 
+/** A guest's call in progress holds its invitation (one call per invitation, on any node). */
+export interface GuestCallClaimsTable {
+  invitation_id: string;
+  call_id: string;
+  node_id: string;
+  claimed_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -384,6 +392,7 @@ export interface Database {
   activity_outbox: ActivityOutboxTable;
   nodes: NodesTable;
   invitations: InvitationsTable;
+  guest_call_claims: GuestCallClaimsTable;
 }
 
 export type User = Selectable<UsersTable>;

@@ -38,6 +38,9 @@ describe('what a failed call is called', () => {
     expect(outgoing(480, 'No Answer', 'Unavailable')).toBe('No answer');
     expect(outgoing(408, 'Request Timeout', 'Unavailable')).toBe('No answer');
     expect(outgoing(403, 'Number not allowed', 'Rejected')).toBe('Number not allowed');
+    expect(outgoing(403, 'Number not allowed: premium rate', 'Rejected')).toBe('Number not allowed: premium rate');
+    expect(outgoing(503, 'Too many calls in progress (limit 20)', 'SIP Failure Code')).toBe('Too many calls in progress (limit 20)');
+    expect(outgoing(503, 'Service Unavailable', 'SIP Failure Code')).toBe('The phone service is unavailable right now');
     expect(outgoing(403, 'Forbidden', 'Rejected')).toBe('Not allowed');
     expect(outgoing(404, 'No route to external numbers', 'Not Found')).toBe('Number not found: No route to external numbers');
     expect(outgoing(603, 'Decline', 'Rejected')).toBe('Call declined');

@@ -103,13 +103,14 @@ interface PendingCode {
   clientId: string;
   email: string;
   emailVerified: boolean;
+  claims?: Record<string, unknown>;
 }
 
 /** A provider per issuer path `/<flaw>`, e.g. `http://127.0.0.1:PORT/expired`. */
 export class HostileProvider {
   private readonly codes = new Map<string, PendingCode>();
-  /** Who signs in at each path (default `dana@acme.test`, verified). */
-  readonly accountOf = new Map<string, { email: string; emailVerified: boolean }>();
+  /** Who signs in at each path (default `dana@acme.test`, verified); `claims` go into the ID token too. */
+  readonly accountOf = new Map<string, { email: string; emailVerified: boolean; claims?: Record<string, unknown> }>();
 
   private constructor(
     readonly url: string,
@@ -169,6 +170,7 @@ export class HostileProvider {
         clientId: url.searchParams.get('client_id') ?? '',
         email: account.email,
         emailVerified: account.emailVerified,
+        ...(account.claims ? { claims: account.claims } : {}),
       });
       const back = new URL(url.searchParams.get('redirect_uri')!);
       back.searchParams.set('code', code);
@@ -195,6 +197,7 @@ export class HostileProvider {
         email: pending.email,
         email_verified: pending.emailVerified,
         name: 'Dana Hostile',
+        ...pending.claims,
       };
       let idToken = await new SignJWT(claims)
         .setProtectedHeader({ alg: 'RS256', kid: 'k1' })

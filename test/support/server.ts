@@ -14,14 +14,17 @@ export interface TestServer {
   ringside: Ringside;
   url: string;
   dataDir: string;
+  /** The PostgreSQL schema, on that engine. */
+  pgSchema?: string;
   /** Stops the server; the data directory is removed unless `keepData` (to start again on it). */
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
-export async function startServer(options: { engine?: EngineName; env?: Record<string, string>; clock?: () => number; dataDir?: string } = {}): Promise<TestServer> {
+export async function startServer(options: { engine?: EngineName; env?: Record<string, string>; clock?: () => number; dataDir?: string; pgSchema?: string } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'ringside-test-'));
   const engine = options.engine ?? 'sqlite';
-  const pgSchema = engine === 'postgres' ? freshPgSchema() : undefined;
+  // Another node on the same database: pass the first node's schema (and dataDir).
+  const pgSchema = engine === 'postgres' ? (options.pgSchema ?? freshPgSchema()) : undefined;
   const config = loadConfig({
     env: {
       HOST: '127.0.0.1',
@@ -48,6 +51,7 @@ export async function startServer(options: { engine?: EngineName; env?: Record<s
     ringside,
     url: ringside.url,
     dataDir,
+    ...(pgSchema ? { pgSchema } : {}),
     async stop(stopOptions = {}) {
       await ringside.close();
       if (stopOptions.keepData) return;

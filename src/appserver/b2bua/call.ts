@@ -29,6 +29,15 @@ import type { MediaProfile } from '../../media/types.ts';
 export const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY';
 export const COMPLETED_ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"';
 
+/** The caller's headers copied into the INVITEs to the devices (anything else stays at the edge). */
+const RELAYED_TO_DEVICES = ['Subject', 'Priority'];
+
+/**
+ * Ringside's own content type: the server's screen pops to the widget. Only the server sends it,
+ * outside any dialog; from the other party of a call it would be a forged pop (security review #7).
+ */
+const RINGSIDE_CONTENT = /application\/vnd\.ringside/i;
+
 export interface CallLog {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
@@ -216,7 +225,11 @@ export class Call implements BranchUser {
     request.setHeader('Contact', this.ctx.endpoint.contact(target.destination.protocol));
     request.setHeader('Allow', ALLOW);
     request.setHeader('X-Ringside-Call', this.id);
-    for (const name of ['Subject', 'Priority', 'Alert-Info', 'Call-Info']) {
+    // Only what describes the call passes to the devices. Never Alert-Info or Call-Info: from a
+    // caller they make desk phones auto-answer as an intercom (`info=alert-autoanswer`,
+    // `answer-after=0`) with the microphone open, or fetch any URL (security review #6). Nor
+    // identity headers (P-Asserted-Identity …) or X-Ringside-*: the branch is built from scratch.
+    for (const name of RELAYED_TO_DEVICES) {
       for (const v of this.a.request.headerValues(name)) request.addHeader(name, v);
     }
     if (offer && offer.length > 0) {
@@ -415,6 +428,7 @@ export class Call implements BranchUser {
         transaction.respond(createResponse(request, 501, { reason: 'Transfer not supported' }));
         return;
       case 'INVITE':
+        if (carriesRingsideContent(request)) break;
         if (this.reinvite) {
           transaction.respond(createResponse(request, 491));
           return;
@@ -422,8 +436,15 @@ export class Call implements BranchUser {
         this.forward(side, transaction, other);
         return;
       default:
+        if (carriesRingsideContent(request)) break;
         this.forward(side, transaction, other);
+        return;
     }
+    // Not relayed: the other party may not speak as the server (a forged screen pop).
+    this.ctx.log.warn({ call: this.id, method: request.method, from: side === 'a' ? 'caller' : 'callee' }, 'in-dialog request with Ringside content refused');
+    const refused = createResponse(request, 415, { reason: 'Ringside content is not relayed' });
+    refused.setHeader('Accept', 'application/sdp, text/plain, application/dtmf-relay');
+    transaction.respond(refused);
   }
 
   /** Relays an in-dialog request to the other leg and its final answer back (SDP through the relay when anchored). */
@@ -540,6 +561,13 @@ export class Call implements BranchUser {
     this.branches.length = 0;
     this.setup.targets.length = 0;
   }
+}
+
+/** A request whose body is (or contains, multipart) Ringside's own content type. */
+function carriesRingsideContent(request: SipRequest): boolean {
+  const type = request.header('Content-Type') ?? '';
+  if (RINGSIDE_CONTENT.test(type)) return true;
+  return /^\s*multipart\//i.test(type) && RINGSIDE_CONTENT.test(request.body.toString('latin1'));
 }
 
 /**

@@ -170,7 +170,7 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
           },
           { additionalProperties: false },
         ),
-        response: { 202: Type.Object({ to: Type.String(), from: Type.String(), duration_s: Type.Integer() }), ...errors },
+        response: { 202: Type.Object({ to: Type.String(), from: Type.String(), duration_s: Type.Integer() }), ...errors, 429: ErrorBody },
       },
     },
     async (request, reply) => {
@@ -181,7 +181,10 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
       if (target.id !== me.id && me.role !== 'admin') throw new AppError(403, 'forbidden', 'Only an administrator can ring someone else', 'to');
       const from = body.from ?? (await testCallerNumber(crm));
       const durationS = body.duration_s ?? 20;
-      void deps.sip.testCall({ to: target.sip_username, from, durationS }).catch((err: unknown) => request.log.warn({ err }, 'test call failed'));
+      // Counted against the caller's own call limits (a test call holds relay ports like any call).
+      const admission = deps.sip.admitCall(me.id);
+      if (!admission.admitted) throw new AppError(429, 'too_many_calls', admission.reason, undefined, { retry_after_s: admission.retryAfterS });
+      void deps.sip.testCall({ to: target.sip_username, from, durationS, slot: admission.slot }).catch((err: unknown) => request.log.warn({ err }, 'test call failed'));
       return reply.code(202).send({ to: target.email, from, duration_s: durationS });
     },
   );

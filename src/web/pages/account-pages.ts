@@ -188,7 +188,9 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
   app.post('/settings/test-call', { preValidation: requireUser }, async (request, reply) => {
     const user = request.auth!.user;
     const from = await testCallerNumber(deps.crm);
-    void deps.sip.testCall({ to: user.sip_username, from, durationS: 20 }).catch((err: unknown) => request.log.warn({ err }, 'test call failed'));
+    const admission = deps.sip.admitCall(user.id); // a test call counts against the user's call limits
+    if (!admission.admitted) return settingsPage(request, reply, { notice: `No test call: ${admission.reason}. Try again in ${admission.retryAfterS} s.` });
+    void deps.sip.testCall({ to: user.sip_username, from, durationS: 20, slot: admission.slot }).catch((err: unknown) => request.log.warn({ err }, 'test call failed'));
     return settingsPage(request, reply, { notice: `Calling you now from ${from}: every device you have registered rings. Answer to hear a tone; it hangs up after 20 seconds.` });
   });
 

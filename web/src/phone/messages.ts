@@ -26,7 +26,8 @@ export function failureMessage(f: Failure, direction: 'incoming' | 'outgoing'): 
     case 408:
       return 'No answer';
     case 403:
-      return /number not allowed/i.test(f.reasonPhrase ?? '') ? 'Number not allowed' : `Not allowed${detail(f)}`;
+      // "Number not allowed", or with why (premium rate, another country): the server's words.
+      return /^number not allowed/i.test(f.reasonPhrase?.trim() ?? '') ? f.reasonPhrase!.trim() : `Not allowed${detail(f)}`;
     case 404:
     case 604:
       return `Number not found${detail(f)}`;
@@ -40,7 +41,8 @@ export function failureMessage(f: Failure, direction: 'incoming' | 'outgoing'): 
     case 603:
       return 'Call declined';
     case 503:
-      return 'The phone service is unavailable right now';
+      // The per-user call limits say so in their reason ("Too many calls in progress …").
+      return /^too many/i.test(f.reasonPhrase?.trim() ?? '') ? f.reasonPhrase!.trim() : 'The phone service is unavailable right now';
     default:
       break;
   }

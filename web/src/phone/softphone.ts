@@ -124,10 +124,13 @@ export class Softphone {
     });
     ua.on('registrationFailed', (e) => this.setRegistration('offline', registrationMessage(e.cause, e.response?.status_code ?? null)));
     ua.on('newMessage', (e: IncomingMessageEvent | OutgoingMessageEvent) => {
-      // Only the server sends MESSAGEs to a browser (users may not). JsSIP answers 200 itself.
+      // JsSIP answers 200 itself. Ringside data comes only from the server's own MESSAGE,
+      // outside any dialog (src/appserver/app-server.ts notifyUser): the other party of a call
+      // can send MESSAGEs inside its dialog, and must not be able to forge a pop.
       if (e.originator !== 'remote') return;
       const request = (e as IncomingMessageEvent).request;
       if (!/^application\/vnd\.ringside\+json/i.test(request.getHeader('Content-Type') ?? '')) return;
+      if (!this.fromServer(request)) return;
       try {
         const body = JSON.parse(request.body) as { type?: string };
         if (body.type === 'screen-pop') this.onScreenPop(body as ScreenPop);
@@ -143,6 +146,13 @@ export class Softphone {
     if (connection) this.listen(connection, 'change', () => this.restartIce('network changed'));
     ua.start();
     void this.watchMicrophonePermission();
+  }
+
+  /** A request the server itself sent: out of dialog (no To tag), From `sip:ringside@<our domain>`. */
+  private fromServer(request: IncomingMessageEvent['request']): boolean {
+    if (request.to.hasParam('tag')) return false;
+    const from = request.from.uri;
+    return from.scheme === 'sip' && from.user === 'ringside' && from.host.toLowerCase() === this.settings.sip.domain.toLowerCase();
   }
 
   /** Hangs up, unregisters and closes the WebSocket. */
