@@ -207,8 +207,8 @@ export class Ringside {
         setInterval(() => void sessions.prune().catch((err: unknown) => logger.warn({ err }, 'session prune failed')), 3_600_000).unref(),
         // Sessions that expired (or were revoked on another node) lose their SIP WebSockets within a minute.
         setInterval(() => void gateway.closeEndedSessions().catch((err: unknown) => logger.warn({ err }, 'session sweep failed')), 60_000).unref(),
-        // Guests whose invitation was cancelled or moved on another node, or is over, within a minute.
-        setInterval(() => void gateway.closeEndedGuests((id) => invitations.guestPassStillValid(id)).catch((err: unknown) => logger.warn({ err }, 'guest sweep failed')), 60_000).unref(),
+        // Guests whose invitation was cancelled or moved on another node lose their socket within a minute.
+        setInterval(() => void gateway.closeChangedGuests((id, notAfter) => invitations.guestPassUnchanged(id, notAfter)).catch((err: unknown) => logger.warn({ err }, 'guest sweep failed')), 60_000).unref(),
       ]);
       ringside.salesforce = salesforce;
       if (config.trustProxyWasTrue) {

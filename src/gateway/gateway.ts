@@ -79,6 +79,8 @@ export class SipGateway {
   private readonly sockets = new Map<string, Set<Duplex>>();
   /** The connections of each invitation's guests: cancelling or moving it ends them. */
   private readonly guestSockets = new Map<string, Set<Duplex>>();
+  /** The end of the window each connected invitation's pass was given (to notice a move elsewhere). */
+  private readonly guestNotAfter = new Map<string, number>();
   /** Nonces of tokens used here, when there is no shared `consumeOnce`. */
   private readonly usedTokens = new Map<string, number>();
 
@@ -91,12 +93,18 @@ export class SipGateway {
   closeInvitation(invitationId: string): void {
     for (const socket of this.guestSockets.get(invitationId) ?? []) socket.destroy();
     this.guestSockets.delete(invitationId);
+    this.guestNotAfter.delete(invitationId);
   }
 
-  /** Closes guest sockets whose invitation no longer lets them in (changed on another node, or over). */
-  async closeEndedGuests(stillValid: (invitationId: string) => Promise<boolean>): Promise<void> {
-    for (const id of [...this.guestSockets.keys()]) {
-      if (!(await stillValid(id))) this.closeInvitation(id);
+  /**
+   * Closes guest sockets whose invitation was cancelled or moved on another node since they
+   * connected (`unchanged` compares it with the window their pass ended at). A call that merely
+   * runs past the planned end is left alone: meetings overrun.
+   */
+  async closeChangedGuests(unchanged: (invitationId: string, notAfter: number) => Promise<boolean>): Promise<void> {
+    for (const [id, notAfter] of [...this.guestNotAfter]) {
+      if (!this.guestSockets.has(id)) this.guestNotAfter.delete(id);
+      else if (!(await unchanged(id, notAfter))) this.closeInvitation(id);
     }
   }
 
@@ -168,7 +176,10 @@ export class SipGateway {
   async authenticateUpgrade(request: IncomingMessage): Promise<FlowIdentity | undefined | false> {
     const identity = await this.identityOf(request);
     if (identity && identity.sessionId) this.track(this.sockets, identity.sessionId, request);
-    if (identity && identity.guest) this.track(this.guestSockets, identity.guest.invitationId, request);
+    if (identity && identity.guest) {
+      this.track(this.guestSockets, identity.guest.invitationId, request);
+      this.guestNotAfter.set(identity.guest.invitationId, identity.guest.notAfter);
+    }
     return identity;
   }
 

@@ -308,6 +308,12 @@ export class InvitationService extends EventEmitter<{ changed: [invitationId: st
     return now >= opensAt && now < Date.parse(inv.ends_at);
   }
 
+  /** Whether an invitation is neither cancelled nor moved since a pass ending at `notAfter` was given. */
+  async guestPassUnchanged(invitationId: string, notAfter: number): Promise<boolean> {
+    const inv = await this.options.store.db.selectFrom('invitations').select(['status', 'ends_at']).where('id', '=', invitationId).executeTakeFirst();
+    return inv !== undefined && inv.status !== 'cancelled' && Date.parse(inv.ends_at) === notAfter;
+  }
+
   // ------------------------------------------------------------------ internals
 
   /**
