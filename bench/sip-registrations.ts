@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { SipRequest, answerChallenge, newBranch, newTag, parseMessage, parseUri, type SipResponse } from '../src/sip/index.ts';
+import { SipRequest, answerChallenge, digestHa1, newBranch, newTag, parseMessage, parseUri, type SipResponse } from '../src/sip/index.ts';
 import { freePort, startProcess } from '../test/support/process.ts';
 import { waitFor } from '../test/support/wait.ts';
 
@@ -126,12 +126,18 @@ try {
   const db = new SQLite(path.join(dataDir, 'ringside.db'));
   const template = db.prepare(`select password_hash from users where email = 'alice@example.com'`).get() as { password_hash: string };
   const insert = db.prepare(
-    `insert into users (id, email, name, role, password_hash, extension, sip_username, sip_password, time_zone, disabled, version, created_at, updated_at)
-     values (?, ?, ?, 'user', ?, null, ?, 'ringside-demo', 'UTC', 0, 1, ?, ?)`,
+    `insert into users (id, email, name, role, password_hash, extension, sip_username, sip_realm, sip_ha1_md5, sip_ha1_sha256, time_zone, disabled, version, created_at, updated_at)
+     values (?, ?, ?, 'user', ?, null, ?, '127.0.0.1', ?, ?, 'UTC', 0, 1, ?, ?)`,
   );
+  const identity = db.prepare(`insert into sip_identities (name, user_id) values (?, ?)`);
   const now = new Date().toISOString();
   db.transaction(() => {
-    for (let u = 0; u < Math.ceil(COUNT / PER_USER); u++) insert.run(randomUUID(), `load${u}@example.com`, `Load ${u}`, template.password_hash, `load${u}`, now, now);
+    for (let u = 0; u < Math.ceil(COUNT / PER_USER); u++) {
+      const id = randomUUID();
+      const name = `load${u}`;
+      insert.run(id, `${name}@example.com`, `Load ${u}`, template.password_hash, name, digestHa1('MD5', name, '127.0.0.1', 'ringside-demo'), digestHa1('SHA-256', name, '127.0.0.1', 'ringside-demo'), now, now);
+      identity.run(name, id);
+    }
   })();
   db.close();
 

@@ -19,7 +19,8 @@ import { BuiltinCrm, type CrmPort } from './crm/index.ts';
 import { addSalesforceReadiness, createSalesforceCrm, type SalesforceCrm } from './crm/salesforce/index.ts';
 import { httpsOnly, sessionCookieName } from './web/auth.ts';
 import { salesforceOrigins } from './web/salesforce.ts';
-import { seedDemo, type SeedResult } from './demo/seed.ts';
+import { DEFAULT_DEMO_PASSWORD, demoSeeding } from './demo/policy.ts';
+import { DEMO_USERS, seedDemo, type SeedResult } from './demo/seed.ts';
 import { PhoneIndex, PhoneNumbers } from './phone/index.ts';
 import { SingleSignOn } from './sso/index.ts';
 import { loadServerSecret, Store } from './store/index.ts';
@@ -96,7 +97,7 @@ export class Ringside {
       const salesforce = config.CRM === 'salesforce' ? createSalesforceCrm(config, { store, phones, logger, clock }) : undefined;
       await salesforce?.start();
       const crmPort: CrmPort = salesforce ?? crm;
-      const users = new UserDirectory(store, clock);
+      const users = new UserDirectory(store, clock, config.SIP_DOMAIN);
       const sessions = new SessionStore(store, { idleMinutes: config.SESSION_IDLE_MINUTES, maxHours: config.SESSION_MAX_HOURS, clock });
       const throttle = new LoginThrottle({
         maxFailuresPerAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
@@ -105,17 +106,8 @@ export class Ringside {
         clock,
       });
 
-      let seeded: SeedResult | undefined;
-      if (config.SEED_DEMO && (await users.count()) === 0) {
-        seeded = await seedDemo({ store, users, crm, password: config.DEMO_PASSWORD });
-        logger.info(seeded, 'seeded the demo organisation');
-      }
-      if (config.SEED_DEMO) {
-        logger.warn(
-          { users: ['alice@example.com', 'bob@example.com', 'admin@example.com'], password: config.DEMO_PASSWORD },
-          `demo users sign in with the password "${config.DEMO_PASSWORD}" — change it (DEMO_PASSWORD, or each user's settings page) before real use`,
-        );
-      }
+      const seeded = await seedDemoIfAllowed(config, { store, users, crm, logger });
+      await hashLegacyDevicePasswords(users, logger);
 
       const metrics = createMetrics(() => store.poolStats(), store.engine);
       // Browsers (WebRTC) and SIP phones (RTP) meet in the media relay; the app server closes it.
@@ -235,5 +227,39 @@ export class Ringside {
     this.mailer.close();
     await this.http.close();
     await this.store.close();
+  }
+}
+
+/**
+ * Seeds the demo organisation into an empty database when `demoSeeding` allows it; refuses to
+ * start (before anything listens) when the configuration asks for the published password on a
+ * reachable host. The log names the demo users, never their password (the README does).
+ */
+async function seedDemoIfAllowed(config: Config, deps: { store: Store; users: UserDirectory; crm: BuiltinCrm; logger: Logger }): Promise<SeedResult | undefined> {
+  const decision = demoSeeding(config);
+  if ('refusal' in decision) throw new Error(decision.refusal);
+  if (!decision.seed) {
+    if (config.SEED_DEMO === undefined && (await deps.users.count()) === 0) deps.logger.info(`no demo organisation: ${decision.reason}`);
+    return undefined;
+  }
+  if ((await deps.users.count()) > 0) return undefined;
+  const seeded = await seedDemo({ store: deps.store, users: deps.users, crm: deps.crm, password: config.DEMO_PASSWORD });
+  deps.logger.info(seeded, 'seeded the demo organisation');
+  deps.logger.warn(
+    { users: DEMO_USERS.map((u) => u.email) },
+    config.DEMO_PASSWORD === DEFAULT_DEMO_PASSWORD
+      ? 'demo users sign in with the demo password from the README: only this machine can reach them (every listener is on loopback)'
+      : 'demo users sign in with DEMO_PASSWORD',
+  );
+  return seeded;
+}
+
+/** Device passwords stored in clear by an older version become HA1 values; users of a changed SIP_DOMAIN are told to reset theirs. */
+async function hashLegacyDevicePasswords(users: UserDirectory, logger: Logger): Promise<void> {
+  const converted = await users.hashLegacyDevicePasswords();
+  if (converted > 0) logger.info({ users: converted }, `stored ${converted} device passwords as digest hashes (realm ${users.sipRealm}); the plaintext is gone`);
+  const otherRealm = await users.countDevicePasswordsOfOtherRealms();
+  if (otherRealm > 0) {
+    logger.warn({ users: otherRealm }, `${otherRealm} users have device passwords made for another SIP_DOMAIN: their phones cannot sign in until they reset the device password on their settings page`);
   }
 }

@@ -45,7 +45,6 @@ export async function startRingside(dir: string): Promise<StartedRingside> {
       SIP_MAX_CALL_RATE_PER_USER: '0',
       DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
-      SEED_DEMO: 'true',
       DEMO_PASSWORD: 'ringside-demo',
     },
   });

@@ -11,6 +11,7 @@ import type { Config } from '../config/index.ts';
 import {
   DigestServer,
   NameAddr,
+  ownSipHosts,
   SipEndpoint,
   SipRequest,
   randomToken,
@@ -118,7 +119,8 @@ export class AppServer implements TransactionUser {
     });
     this.callLimits = new CallLimits({ maxConcurrent: config.SIP_MAX_CALLS_PER_USER, ratePerMinute: config.SIP_MAX_CALL_RATE_PER_USER, clock: this.clock });
     this.guard = new SourceGuard({ limit: config.SIP_AUTH_FAILURE_LIMIT, blockMinutes: config.SIP_AUTH_BLOCK_MINUTES, clock: this.clock });
-    const digest = new DigestServer({ realm: this.domain, secret: deps.secret, clock: this.clock });
+    const ownHosts = ownSipHosts({ domain: this.domain, listenHost: config.sipHost, advertisedHost: config.SIP_ADVERTISED_HOST });
+    const digest = new DigestServer({ realm: this.domain, secret: deps.secret, node: config.NODE_ID, ownHosts, clock: this.clock });
     this.inboundTrunks = [...this.trunks];
     this.authenticator = new SipAuthenticator(digest, this.users, this.inboundTrunks, this.guard, deps.log);
     this.router = new CallRouter(this.users, this.trunks, { defaultRegion: config.PHONE_DEFAULT_REGION, allowedPrefixes: config.allowedPrefixes });

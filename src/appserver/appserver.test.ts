@@ -98,14 +98,14 @@ describe('SIP application server', () => {
   }
 
   describe('registrar', () => {
-    it('challenges with MD5 first, then SHA-256, and registers with the device password', async () => {
+    it('challenges with SHA-256 first, then MD5, and registers with the device password', async () => {
       const p = await phone('alice');
       const challenge = await p.register(600, { authenticate: false });
       expect(challenge.status).toBe(401);
       const offers = challenge.headerValues('WWW-Authenticate');
       expect(offers).toHaveLength(2);
-      expect(offers[0]).toMatch(/^Digest realm="127\.0\.0\.1", nonce="[^"]+", algorithm=MD5, qop="auth"$/);
-      expect(offers[1]).toMatch(/algorithm=SHA-256/);
+      expect(offers[0]).toMatch(/^Digest realm="127\.0\.0\.1", nonce="[^"]+", algorithm=SHA-256, qop="auth"$/);
+      expect(offers[1]).toMatch(/algorithm=MD5/);
       const ok = await p.register();
       expect(ok.status).toBe(200);
       expect(ok.headerValues('Contact')).toEqual([expect.stringMatching(/^<sip:alice@127\.0\.0\.1:\d+>;expires=600$/)]);

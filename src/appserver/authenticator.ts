@@ -11,9 +11,10 @@ import type { Trunk } from './trunks.ts';
 
 /**
  * Clients that fail when offered more than MD5: baresip 1.x (libre) aborts the whole
- * authentication with ENOSYS on any non-MD5 challenge instead of skipping it. They get MD5 alone.
+ * authentication with ENOSYS on any non-MD5 challenge instead of skipping it; SIPp 3.x speaks MD5
+ * only and reads the first challenge. They get MD5 alone.
  */
-const MD5_ONLY_AGENTS = [/^baresip v?[01]\./i];
+const MD5_ONLY_AGENTS = [/^baresip v?[01]\./i, /^SIPp\b/i];
 
 export type Caller = { kind: 'user'; user: User } | { kind: 'trunk'; trunk: Trunk } | { kind: 'guest'; guest: GuestIdentity; host: User };
 
@@ -64,8 +65,9 @@ export class SipAuthenticator {
     const registrar = request.method === 'REGISTER';
     let user: User | undefined;
     const verdict = await this.digest.verify(request, registrar ? 'Authorization' : 'Proxy-Authorization', async (name) => {
-      user = await this.users.find(name);
-      return user?.sip_password;
+      const found = await this.users.ha1Of(name);
+      user = found?.user;
+      return found?.ha1;
     });
     switch (verdict.kind) {
       case 'ok': {

@@ -1,9 +1,12 @@
 /**
- * Users as SIP sees them: found by SIP username or extension, with their device password for
- * digest authentication, and the dialling rule for calls out through a trunk.
+ * Users as SIP sees them: found by SIP username or extension (one unique `sip_identities` name,
+ * so a name means one user), with their device password's HA1 values for digest authentication,
+ * and the dialling rule for calls out through a trunk.
  */
+import type { DigestHa1 } from '../sip/index.ts';
 import { TtlCache } from '../shared/ttl-cache.ts';
 import type { Store, User } from '../store/index.ts';
+import { deviceHa1 } from '../users/index.ts';
 
 export class SipUsers {
   /** Every call and registration looks users up, often twice: a few seconds of memory saves the queries. */
@@ -20,11 +23,13 @@ export class SipUsers {
   async find(identity: string): Promise<User | undefined> {
     const name = identity.trim();
     if (!name || name.length > 64) return undefined;
-    const user = await this.cache.getOrLoad(name, () =>
+    const key = name.toLowerCase();
+    const user = await this.cache.getOrLoad(key, () =>
       this.store.db
-        .selectFrom('users')
-        .selectAll()
-        .where((eb) => eb.or([eb('sip_username', '=', name.toLowerCase()), eb('extension', '=', name)]))
+        .selectFrom('sip_identities')
+        .innerJoin('users', 'users.id', 'sip_identities.user_id')
+        .selectAll('users')
+        .where('sip_identities.name', '=', key)
         .executeTakeFirst(),
     );
     return user && !user.disabled ? user : undefined;
@@ -51,8 +56,10 @@ export class SipUsers {
     return out;
   }
 
-  /** The device password for digest authentication (username or extension). */
-  async passwordOf(identity: string): Promise<string | undefined> {
-    return (await this.find(identity))?.sip_password;
+  /** The device password's HA1 values for the name a phone signs in with (username or extension). */
+  async ha1Of(identity: string): Promise<{ user: User; ha1: DigestHa1 } | undefined> {
+    const user = await this.find(identity);
+    const ha1 = user && deviceHa1(user, identity.trim());
+    return user && ha1 ? { user, ha1 } : undefined;
   }
 }

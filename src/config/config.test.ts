@@ -15,7 +15,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe('configuration', () => {
   it('has defaults that run the embedded setup on 127.0.0.1:8080 with data under ./data', () => {
     const c = loadConfig({ env: {}, cwd: '/srv/ringside' });
-    expect(c).toMatchObject({ HOST: '127.0.0.1', PORT: 8080, dataDir: '/srv/ringside/data', DATABASE_URL: undefined, SEED_DEMO: true, DEMO_PASSWORD: 'ringside-demo', tls: false });
+    expect(c).toMatchObject({ HOST: '127.0.0.1', PORT: 8080, dataDir: '/srv/ringside/data', DATABASE_URL: undefined, SEED_DEMO: undefined, DEMO_PASSWORD: 'ringside-demo', tls: false });
     expect(c.publicUrl).toBe('http://127.0.0.1:8080');
   });
 
@@ -62,14 +62,15 @@ describe('the ringside process', () => {
     expect(existsSync(dataDir)).toBe(false);
   });
 
-  it('on first start creates the SQLite database, seeds the demo organisation and warns about the demo password', async () => {
+  it('on first start creates the SQLite database and seeds the demo organisation (on loopback), never logging the password', async () => {
     const dataDir = path.join(tmp, 'fresh');
     const port = await freePort();
     const p = startProcess([], { PORT: String(port), DATA_DIR: dataDir });
     try {
       await p.waitFor(/Ringside is running/);
       expect(existsSync(path.join(dataDir, 'ringside.db'))).toBe(true);
-      expect(p.output()).toMatch(/"level":40.*demo users sign in with the password \\"ringside-demo\\" — change it/);
+      expect(p.output()).toMatch(/"level":40.*demo users sign in with the demo password from the README: only this machine can reach them/);
+      expect(p.output()).not.toContain('ringside-demo');
       const client = new HttpClient(`http://127.0.0.1:${port}`);
       expect((await client.login('alice@example.com')).status).toBe(200);
       expect((await client.get('/api/v1/contacts?q=Jane%20Doe')).json().data[0].email).toBe('jane@acme.com');

@@ -61,6 +61,12 @@ const boolean: Parser<boolean> = {
   },
 };
 
+/** true, false, or unset (empty) for "decide from the rest of the configuration". */
+const optionalBoolean: Parser<boolean | undefined> = {
+  expected: 'true or false',
+  parse: (raw, key) => (raw.trim() === '' ? undefined : boolean.parse(raw, key)),
+};
+
 function oneOf<T extends string>(...values: T[]): Parser<T> {
   const expected = `one of ${values.join(', ')}`;
   return {
@@ -359,8 +365,8 @@ export const OPTIONS = {
   DATA_DIR: option(string, './data', 'Directory for the SQLite database and other local files.'),
   DATABASE_URL: option(databaseUrl, undefined, 'PostgreSQL URL (postgres://user@host/db); SQLite under DATA_DIR when unset.', '(SQLite)'),
   DATABASE_POOL_SIZE: option(integer(1, 200), 10, 'Maximum PostgreSQL connections of this node.'),
-  SEED_DEMO: option(boolean, true, 'Seed a demo organisation (users, accounts, contacts, leads) into an empty database.'),
-  DEMO_PASSWORD: option(string, 'ringside-demo', 'Password of the seeded demo users. Change it.'),
+  SEED_DEMO: option(optionalBoolean, undefined, 'Seed a demo organisation (users, accounts, contacts, leads) into an empty database. Unset: only while HOST, SIP_HOST and MEDIA_BIND_ADDRESS are all loopback; true: also on a reachable host (needs a DEMO_PASSWORD of your own); false: never.', 'only on loopback'),
+  DEMO_PASSWORD: option(string, 'ringside-demo', 'Web and device password of the seeded demo users (refused with SEED_DEMO=true: choose your own).'),
   TLS_CERT: option(optionalString, undefined, 'PEM certificate file: serve HTTPS (needed for microphones off localhost).'),
   TLS_KEY: option(optionalString, undefined, 'PEM private key file for TLS_CERT.'),
   SECRET_KEY: option(secretKey, undefined, 'Server secret (MAC key of join links, SIP tokens, the Salesforce hand-off); never stored in the database.', 'DATA_DIR/secret.key (made at first start)'),

@@ -81,7 +81,7 @@ export interface SeedResult {
   leads: number;
 }
 
-/** Seeds the demo organisation. Call only on an empty database. */
+/** Seeds the demo organisation (its users keep `password` as their device password too, so the README's desk-phone steps work). Call only on an empty database, and only as `demoSeeding` allows. */
 export async function seedDemo(deps: { store: Store; users: UserDirectory; crm: BuiltinCrm; password: string }): Promise<SeedResult> {
   const { users, crm, password } = deps;
   const userIds: string[] = [];
@@ -93,7 +93,7 @@ export async function seedDemo(deps: { store: Store; users: UserDirectory; crm: 
       extension: u.extension,
       password,
       sip_username: u.sip_username,
-      sip_password: password,
+      device_password: password,
       time_zone: 'America/Los_Angeles',
     });
     userIds.push(created.id);

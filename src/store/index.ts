@@ -17,6 +17,7 @@ import * as m0005 from './migrations/0005-sso.ts';
 import * as m0006 from './migrations/0006-invitations.ts';
 import * as m0008 from './migrations/0008-guest-calls.ts';
 import * as m0007 from './migrations/0007-salesforce.ts';
+import * as m0009 from './migrations/0009-device-credentials.ts';
 import * as m0010 from './migrations/0010-one-time-tokens.ts';
 import * as m0011 from './migrations/0011-guest-call-claims.ts';
 
@@ -32,6 +33,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006-invitations': m0006,
   '0008-guest-calls': m0008,
   '0007-salesforce': m0007,
+  '0009-device-credentials': m0009,
   '0010-one-time-tokens': m0010,
   '0011-guest-call-claims': m0011,
 };

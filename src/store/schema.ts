@@ -13,8 +13,19 @@ export interface UsersTable {
   password_hash: string;
   extension: string | null;
   sip_username: string;
-  /** Password of the user's SIP devices (desk phone, softphone); the user can read it on the settings page. */
-  sip_password: string;
+  /**
+   * Digest secrets of the user's SIP devices (desk phone, softphone): HA1 = H(name:realm:password)
+   * for the SIP username and for the extension (a phone may sign in with either), in MD5 and
+   * SHA-256, and the realm (SIP_DOMAIN) they were made for. The password itself is generated,
+   * shown once, and never stored. Null: no device password yet.
+   */
+  sip_realm: string | null;
+  sip_ha1_md5: string | null;
+  sip_ha1_sha256: string | null;
+  sip_ext_ha1_md5: string | null;
+  sip_ext_ha1_sha256: string | null;
+  /** A plaintext device password from before migration 0009: hashed for SIP_DOMAIN and cleared at the next start. */
+  legacy_sip_password: string | null;
   time_zone: string;
   /** Outbound dialling rule: comma-separated E.164 prefixes this user may call ("+1,+44"); null = the default. */
   allowed_prefixes: string | null;
@@ -22,6 +33,15 @@ export interface UsersTable {
   version: Generated<number>;
   created_at: string;
   updated_at: string;
+}
+
+/**
+ * Every name SIP can reach a user by — SIP usernames and extensions alike — in one unique column,
+ * so one user's SIP username can never be another user's extension.
+ */
+export interface SipIdentitiesTable {
+  name: string;
+  user_id: string;
 }
 
 export interface SessionsTable {
@@ -370,6 +390,7 @@ export interface GuestCallClaimsTable {
 
 export interface Database {
   users: UsersTable;
+  sip_identities: SipIdentitiesTable;
   sessions: SessionsTable;
   user_identities: UserIdentitiesTable;
   oidc_pending: OidcPendingTable;

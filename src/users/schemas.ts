@@ -17,6 +17,9 @@ export const UserView = Type.Object({
 });
 export type UserView = Static<typeof UserView>;
 
+/** A user just created: with the generated device password, the only time it is readable. */
+export const CreatedUserView = Type.Intersect([UserView, Type.Object({ device_password: Type.String() })]);
+
 export const Password = Type.String({ minLength: 10, maxLength: 200, description: 'At least 10 characters' });
 
 export const UserInput = Type.Object(

@@ -108,6 +108,15 @@ export class SessionStore extends EventEmitter<SessionEvents> {
     this.emit('revoked', [sessionId]);
   }
 
+  /**
+   * How a session was signed in — with a single sign-on provider (its id) or with the password
+   * (null) — and how long ago: a recent sign-in with a provider stands in for the password.
+   */
+  async signInOf(session: Session): Promise<{ providerId: string | null; ageMs: number }> {
+    const sso = await this.store.db.selectFrom('sso_sessions').select('provider_id').where('session_id', '=', session.id).executeTakeFirst();
+    return { providerId: sso?.provider_id ?? null, ageMs: this.clock() - Date.parse(session.created_at) };
+  }
+
   /** Ends every session of a user (an admin's "sign out everywhere"); returns how many were live. */
   async revokeAllOf(userId: string): Promise<number> {
     const ids = (await this.listOf(userId)).map((s) => s.id);

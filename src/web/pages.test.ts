@@ -139,7 +139,7 @@ describe('built-in CRM pages in Chromium', () => {
     await page.close();
   });
 
-  it('shows a user their phone settings and registered devices, and changes the device password', async () => {
+  it('shows a user their phone settings and registered devices, and resets the device password (shown once)', async () => {
     const port = server.ringside.sip.ports.udp!;
     const desk = await TestPhone.start({ user: 'alice', password: 'ringside-demo', domain: '127.0.0.1', server: { address: '127.0.0.1', port }, userAgent: 'Yealink SIP-T46S 66.86' });
     try {
@@ -149,15 +149,19 @@ describe('built-in CRM pages in Chromium', () => {
       const section = page.getByRole('region', { name: 'Desk phones and softphones' });
       expect(await section.textContent()).toContain('alice');
       expect(await section.locator('.device-list li', { hasText: 'Yealink (UDP)' }).count()).toBe(1);
-      await section.getByText('Show device password').click();
-      expect(await page.locator('#device-password').textContent()).toBe('ringside-demo');
+      // Only a hash is kept: the page never shows the current device password.
+      expect(await page.locator('#device-password').count()).toBe(0);
+      expect(await section.textContent()).not.toContain('ringside-demo');
 
-      await page.getByLabel('New device password').fill('fresh-device-pass-1');
-      await page.getByRole('button', { name: 'Change device password' }).click();
-      await page.locator('main [role="status"]').filter({ hasText: 'Your device password has been changed' }).waitFor();
+      await page.getByLabel('Your password').fill('ringside-demo'); // a stolen session alone cannot reset it
+      await page.getByRole('button', { name: 'Reset device password' }).click();
+      await page.locator('main [role="status"]').filter({ hasText: 'Your new device password is below, shown only this once' }).waitFor();
+      const fresh = (await page.locator('#device-password').textContent())!;
       expect(await page.locator('.device-list li', { hasText: 'Yealink' }).count()).toBe(0); // the old registration is gone
       expect((await desk.register()).status).toBe(403);
-      const renewed = await TestPhone.start({ user: 'alice', password: 'fresh-device-pass-1', domain: '127.0.0.1', server: { address: '127.0.0.1', port } });
+      await page.goto(`${server.url}/settings`);
+      expect(await page.locator('#device-password').count()).toBe(0); // never shown again
+      const renewed = await TestPhone.start({ user: 'alice', password: fresh, domain: '127.0.0.1', server: { address: '127.0.0.1', port } });
       expect((await renewed.register()).status).toBe(200);
       await renewed.close();
       await page.close();

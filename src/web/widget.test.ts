@@ -238,9 +238,9 @@ describe('softphone widget in Chromium', () => {
     // A settings form answers 200 with the page (no redirect): rendered all the same.
     await alice.getByRole('link', { name: 'Alice Adams' }).click();
     await alice.waitForURL(/\/settings$/);
-    await alice.getByLabel('New device password').fill('fresh-device-pass-2');
-    await alice.getByRole('button', { name: 'Change device password' }).click();
-    await alice.locator('main [role="status"]').filter({ hasText: 'Your device password has been changed' }).waitFor();
+    await alice.getByLabel('Your password').fill('ringside-demo');
+    await alice.getByRole('button', { name: 'Reset device password' }).click();
+    await alice.locator('main [role="status"]').filter({ hasText: 'Your new device password is below' }).waitFor();
     expect(new URL(alice.url()).pathname).toBe('/settings');
     expect(await alice.evaluate(() => (window as unknown as { samePage?: boolean }).samePage)).toBe(true);
     expect(await alice.locator('#ringside-softphone').count()).toBe(1);

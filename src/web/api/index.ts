@@ -7,7 +7,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from 'typebox';
 import { schemas } from '../../crm/index.ts';
 import { Nullable } from '../../crm/schemas.ts';
-import { AppError } from '../../shared/errors.ts';
+import { AppError, NotFoundError } from '../../shared/errors.ts';
+import { disableUser, enableUser, resetDevicePassword } from '../account-security.ts';
 import { testCallerNumber } from '../test-call.ts';
 import { userSchemas } from '../../users/index.ts';
 import { clearSessionCookie, requireAdmin, requireUser, setSessionCookie, type AuthOptions } from '../auth.ts';
@@ -99,14 +100,64 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
 
   app.post(
     '/users',
-    { preValidation: requireAdmin, schema: { tags: ['users'], summary: 'Add a user (admin)', body: userSchemas.UserInput, response: created(userSchemas.UserView) } },
-    async (request, reply) => reply.code(201).send(await users.create(request.body)),
+    {
+      preValidation: requireAdmin,
+      schema: { tags: ['users'], summary: "Add a user (admin); the answer holds their generated device password, shown this once", body: userSchemas.UserInput, response: created(userSchemas.CreatedUserView) },
+    },
+    async (request, reply) => reply.code(201).header('cache-control', 'no-store').send(await users.create(request.body)),
+  );
+
+  app.post(
+    '/users/:id/disable',
+    {
+      preValidation: requireAdmin,
+      schema: {
+        tags: ['users'],
+        summary: 'Disable (offboard) a user (admin): every session, SIP WebSocket and registration ends at once, and the device password is replaced',
+        params: IdParams,
+        response: ok(userSchemas.UserView),
+      },
+    },
+    async (request) => {
+      if (request.params.id === request.auth!.user.id) throw new AppError(400, 'validation_failed', 'You cannot disable your own account', 'id');
+      if (!(await users.get(request.params.id))) throw new NotFoundError('User');
+      const view = await disableUser(deps, request.params.id);
+      request.log.info({ user: view.id, by: request.auth!.user.id }, 'user disabled');
+      return view;
+    },
+  );
+
+  app.post(
+    '/users/:id/enable',
+    { preValidation: requireAdmin, schema: { tags: ['users'], summary: 'Enable a disabled user again (admin)', params: IdParams, response: ok(userSchemas.UserView) } },
+    async (request) => {
+      if (!(await users.get(request.params.id))) throw new NotFoundError('User');
+      return enableUser(deps, request.params.id);
+    },
   );
 
   app.get(
     '/users/me',
     { preValidation: requireUser, schema: { tags: ['users'], summary: 'The signed-in user', response: ok(userSchemas.UserView) } },
     async (request) => users.view(request.auth!.user),
+  );
+
+  app.post(
+    '/users/me/device-password',
+    {
+      preValidation: requireUser,
+      schema: {
+        tags: ['users'],
+        summary:
+          'Reset your device password (phones using the old one stop ringing); the answer holds the new one, shown this once. Needs your login password, or, signed in with single sign-on, a sign-in in the last 10 minutes (else 403 with `sign_in_url`)',
+        body: Type.Object({ password: Type.Optional(Type.String({ maxLength: 200, description: 'Your login password' })) }, { additionalProperties: false }),
+        response: { ...ok(Type.Object({ device_password: Type.String() })), 429: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const password = await resetDevicePassword(deps, request, request.body.password ?? '', 'password', '/settings');
+      return reply.header('cache-control', 'no-store').send({ device_password: password });
+    },
   );
 
   // ------------------------------------------------------------------ softphone

@@ -9,6 +9,7 @@ import { NotFoundError } from '../../shared/errors.ts';
 import type { SessionInfo } from '../../users/index.ts';
 import { clearSessionCookie, requireAdmin, requireUser, type AuthOptions } from '../auth.ts';
 import type { WebDeps } from '../index.ts';
+import { signOutEverywhere } from '../account-security.ts';
 import { describeBrowser } from '../pages/session-pages.ts';
 
 const ErrorBody = Type.Object({
@@ -91,14 +92,14 @@ export const sessionApi: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions:
       preValidation: requireAdmin,
       schema: {
         tags: ['session'],
-        summary: 'Sign a user out everywhere (admin): every session revoked, every SIP WebSocket of theirs closed',
+        summary: 'Sign a user out everywhere (admin): every session revoked, every SIP WebSocket and registration of theirs ended, the device password replaced',
         params: Type.Object({ id: Id }),
         response: { 200: Type.Object({ revoked: Type.Integer() }), ...errors },
       },
     },
     async (request, reply) => {
       if (!(await deps.users.get(request.params.id))) throw new NotFoundError('User');
-      const revoked = await deps.sessions.revokeAllOf(request.params.id);
+      const revoked = await signOutEverywhere(deps, request.params.id);
       if (request.params.id === request.auth!.user.id) clearSessionCookie(reply, authOptions);
       return { revoked };
     },

@@ -1,6 +1,6 @@
 /** Sign in and out, the user's settings, and the admin's user management. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from '../../shared/errors.ts';
+import { AppError, NotFoundError } from '../../shared/errors.ts';
 import { userSchemas } from '../../users/index.ts';
 import {
   loginCsrfCookieName,
@@ -13,7 +13,7 @@ import {
   checkOrigin,
   type AuthOptions,
 } from '../auth.ts';
-import { html } from '../html.ts';
+import { html, type Html } from '../html.ts';
 import type { WebDeps } from '../index.ts';
 import { PASSWORD_LOGIN_OFF, signIn } from '../sign-in.ts';
 import { signOutTarget } from '../sso.ts';
@@ -22,6 +22,9 @@ import { formValidator, type FieldError } from '../validation.ts';
 import { document, field, formErrorBanner, formatDateTime, layout } from './layout.ts';
 import { context } from './records.ts';
 import { testCallerNumber } from '../test-call.ts';
+import { demoSeeding } from '../../demo/policy.ts';
+import { devicePasswordRealmMismatch } from '../../users/index.ts';
+import { changeLoginPassword, disableUser, enableUser, ownerCheckOf, resetDevicePassword, RECENT_SIGN_IN_MINUTES, type OwnerCheck } from '../account-security.ts';
 
 /** Only our own paths: never an absolute URL (open redirect) or `//host`. */
 function safeNext(next: unknown): string {
@@ -62,9 +65,34 @@ function loginPage(opts: { csrf: string; next: string; email?: string; error?: s
   );
 }
 
+/**
+ * "Reset device password" asks for proof that the owner is at the keyboard (see OwnerCheck): the
+ * login password, or — signed in with single sign-on more than a few minutes ago — a new sign-in
+ * with the provider, which comes back to the settings page.
+ */
+function devicePasswordForm(csrf: string, check: OwnerCheck, error?: FieldError): Html {
+  const intro = html`<p class="muted small">Ringside generates a new device password and shows it once. Phones registered with the old one stop ringing at once.</p>`;
+  if (check.by === 'provider' && !check.recent) {
+    return html`${intro}
+      ${error ? html`<p class="banner banner-error" role="alert">${error.message}</p>` : ''}
+      <p>To reset it, sign in again with ${check.providerName}: your sign-in is more than ${String(RECENT_SIGN_IN_MINUTES)} minutes old. You come back here.</p>
+      <p><a class="button" href="${check.signInAgainUrl}" data-turbo="false">Sign in again with ${check.providerName}</a></p>`;
+  }
+  return html`<form method="post" action="/settings/device-password" class="narrow-form">
+      <input type="hidden" name="_csrf" value="${csrf}">
+      ${intro}
+      ${error && error.field !== 'password' ? html`<p class="banner banner-error" role="alert">${error.message}</p>` : ''}
+      ${check.by === 'password'
+        ? field({ name: 'password', label: 'Your password', type: 'password', required: true, autocomplete: 'current-password', hint: 'The one you sign in with: it shows that this is you.' }, {}, error)
+        : html`<p class="muted small">You signed in with ${check.providerName} a few minutes ago, so no password is needed.</p>`}
+      <button type="submit">Reset device password</button>
+    </form>`;
+}
+
 export async function accountPages(app: FastifyInstance, deps: WebDeps, authOptions: AuthOptions): Promise<void> {
   const secure = authOptions.secureCookies;
-  const demo = deps.config.SEED_DEMO;
+  // The login page names the demo accounts only where they may exist (never their password).
+  const demo = demoSeeding(deps.config).seed;
   const providers = deps.config.oidcProviders.map((p) => ({ id: p.id, name: p.name }));
   const passwordLogin = deps.config.PASSWORD_LOGIN;
 
@@ -116,8 +144,13 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
 
   // ------------------------------------------------------------------ settings
   const validatePassword = formValidator(userSchemas.PasswordChange);
-  const settingsPage = async (request: FastifyRequest, reply: FastifyReply, opts: { error?: FieldError; notice?: string; status?: number } = {}) => {
+  const settingsPage = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    opts: { error?: FieldError; deviceError?: FieldError; notice?: string; status?: number; newDevicePassword?: string } = {},
+  ) => {
     const ctx = context(request);
+    const ownerCheck = await ownerCheckOf(deps, request.auth!.session, '/settings');
     const u = (await deps.users.get(ctx.user.id)) ?? ctx.user;
     const devices = await deps.sip.location.bindings(u.id);
     const ports = deps.sip.ports;
@@ -154,18 +187,18 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
           <dt>SIP server</dt><dd><code>${deps.config.SIP_ADVERTISED_HOST ?? deps.config.sipHost}</code>, port <code>${String(ports.udp ?? '')}</code> (UDP or TCP)${ports.tls ? html`, TLS port <code>${String(ports.tls)}</code>` : ''}</dd>
           <dt>Domain</dt><dd><code>${deps.config.SIP_DOMAIN}</code></dd>
           <dt>Username</dt><dd><code>${u.sip_username}</code>${u.extension ? html` (or your extension <code>${u.extension}</code>)` : ''}</dd>
-          <dt>Password</dt><dd><details><summary>Show device password</summary><code id="device-password">${u.sip_password}</code></details></dd>
+          <dt>Password</dt><dd>${opts.newDevicePassword
+            ? html`<code id="device-password">${opts.newDevicePassword}</code> <span class="muted small">Shown only now: enter it in your phones.</span>`
+            : html`<span class="muted">Shown once, when it is reset: Ringside keeps only a hash of it.</span>`}</dd>
         </dl>
+        ${devicePasswordRealmMismatch(u, deps.config.SIP_DOMAIN)
+          ? html`<p class="banner banner-warn" role="alert">Your device password was made for the SIP domain <code>${u.sip_realm ?? ''}</code>; this server's domain is now <code>${deps.config.SIP_DOMAIN}</code>, so your phones cannot sign in with it. Reset it below and enter the new one in your phones.</p>`
+          : u.sip_realm === null ? html`<p class="banner banner-info" role="status">You have no device password yet: reset it below to get one.</p>` : ''}
         <h3>Registered devices</h3>
         ${devices.length === 0
           ? html`<p class="muted">No device is registered right now.</p>`
           : html`<ul class="device-list">${devices.map((d) => html`<li>${d.device} <span class="muted small">from ${d.source_address}:${String(d.source_port)}, registered until ${formatDateTime(d.expires_at, u.time_zone)}</span></li>`)}</ul>`}
-        ${formErrorBanner(opts.error, ['sip_password'])}
-        <form method="post" action="/settings/device-password" class="narrow-form">
-          <input type="hidden" name="_csrf" value="${ctx.csrf}">
-          ${field({ name: 'sip_password', label: 'New device password', type: 'text', autocomplete: 'off', hint: 'Leave empty to generate one. Your phones must use the new password; those registered with the old one stop ringing.' }, {}, opts.error)}
-          <button type="submit">Change device password</button>
-        </form>
+        ${devicePasswordForm(ctx.csrf, ownerCheck, opts.deviceError)}
       </section>`;
     return reply.code(opts.status ?? 200).type('text/html; charset=utf-8').send(layout(ctx, 'Settings', body).value);
   };
@@ -177,12 +210,14 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
     const checked = validatePassword(input);
     if (!checked.ok) return settingsPage(request, reply, { error: checked.error, status: 400 });
     try {
-      await deps.users.changePassword(request.auth!.user.id, input.current_password, input.new_password);
+      await changeLoginPassword(deps, request, input.current_password, input.new_password);
     } catch (err) {
-      if (err instanceof AppError && err.field) return settingsPage(request, reply, { error: { field: err.field, message: err.message }, status: 400 });
+      if (err instanceof AppError && err.field) return settingsPage(request, reply, { error: { field: err.field, message: err.message }, status: err.status });
       throw err;
     }
-    return settingsPage(request, reply, { notice: 'Your password has been changed.' });
+    return settingsPage(request, reply, {
+      notice: 'Your password has been changed. Your other sessions are signed out, and your device password was replaced: reset it to see a new one for your phones.',
+    });
   });
 
   app.post('/settings/test-call', { preValidation: requireUser }, async (request, reply) => {
@@ -196,31 +231,45 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
 
   app.post('/settings/device-password', { preValidation: requireUser }, async (request, reply) => {
     const b = (request.body ?? {}) as Record<string, unknown>;
-    const wanted = typeof b.sip_password === 'string' && b.sip_password.trim() !== '' ? b.sip_password.trim() : undefined;
+    let password: string;
     try {
-      await deps.users.setSipPassword(request.auth!.user.id, wanted);
+      // Generated, never chosen, and shown in this answer only (like an API key); only to the owner.
+      password = await resetDevicePassword(deps, request, typeof b.password === 'string' ? b.password : '', 'password', '/settings');
     } catch (err) {
-      if (err instanceof AppError && err.field) return settingsPage(request, reply, { error: { field: err.field, message: err.message }, status: 400 });
+      if (err instanceof AppError && err.status < 500) return settingsPage(request, reply, { deviceError: { field: err.field ?? 'reauth', message: err.message }, status: err.status });
       throw err;
     }
-    // Devices registered with the old password must not keep ringing (a leaked password is the usual reason to change it).
-    deps.sip.users.invalidate();
-    await deps.sip.location.removeAll(request.auth!.user.id, { keepBrowsers: true });
-    return settingsPage(request, reply, { notice: 'Your device password has been changed. Enter the new one in your phones.' });
+    reply.header('cache-control', 'no-store');
+    return settingsPage(request, reply, { notice: 'Your new device password is below, shown only this once. Enter it in your phones.', newDevicePassword: password });
   });
 
   // ------------------------------------------------------------------ admin: users
   const validateUser = formValidator(userSchemas.UserInput);
-  const usersPage = async (request: FastifyRequest, reply: FastifyReply, opts: { values?: Record<string, unknown>; error?: FieldError; notice?: string; status?: number } = {}) => {
+  const usersPage = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    opts: { values?: Record<string, unknown>; error?: FieldError; notice?: string; status?: number; newDevicePassword?: { name: string; password: string } } = {},
+  ) => {
     const ctx = context(request);
     const all = await deps.users.list();
     const values = opts.values ?? { role: 'user' };
     const body = html`<h1>Users</h1>
       ${opts.notice ? html`<p class="banner banner-info" role="status">${opts.notice}</p>` : ''}
-      <table class="records"><thead><tr><th scope="col">Name</th><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Extension</th><th scope="col">SIP username</th><th scope="col">Since</th><th scope="col">Sessions</th></tr></thead>
-      <tbody>${all.map((u) => html`<tr><td>${u.name}</td><td>${u.email}</td><td>${u.role}</td><td>${u.extension ?? '—'}</td><td><code>${u.sip_username}</code></td><td>${formatDateTime(u.created_at, ctx.user.time_zone)}</td><td><a href="/admin/users/${u.id}/sessions" aria-label="Sessions of ${u.name}">Sessions</a></td></tr>`)}</tbody></table>
+      ${opts.newDevicePassword
+        ? html`<p class="banner banner-info">Device password of ${opts.newDevicePassword.name}, shown only now (for their desk phone): <code id="device-password">${opts.newDevicePassword.password}</code></p>`
+        : ''}
+      ${opts.error?.field === 'user' ? html`<p class="banner banner-error" role="alert">${opts.error.message}</p>` : ''}
+      <table class="records"><thead><tr><th scope="col">Name</th><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Extension</th><th scope="col">SIP username</th><th scope="col">Since</th><th scope="col">Sessions</th><th scope="col">Account</th></tr></thead>
+      <tbody>${all.map((u) => html`<tr><td>${u.name}</td><td>${u.email}</td><td>${u.role}</td><td>${u.extension ?? '—'}</td><td><code>${u.sip_username}</code></td><td>${formatDateTime(u.created_at, ctx.user.time_zone)}</td><td><a href="/admin/users/${u.id}/sessions" aria-label="Sessions of ${u.name}">Sessions</a></td>
+        <td>${u.id === ctx.user.id
+          ? html`<span class="muted">You</span>`
+          : html`<form method="post" action="/admin/users/${u.id}/${u.disabled ? 'enable' : 'disable'}">
+              <input type="hidden" name="_csrf" value="${ctx.csrf}">
+              ${u.disabled ? html`<span class="muted">Disabled</span> ` : ''}<button type="submit" class="${u.disabled ? '' : 'danger'}" aria-label="${u.disabled ? 'Enable' : 'Disable'} ${u.name}">${u.disabled ? 'Enable' : 'Disable'}</button>
+            </form>`}</td></tr>`)}</tbody></table>
+      <p class="muted small">Disabling a user signs them out everywhere at once: their browsers' phones, desk phones and softphones stop ringing, and their device password is replaced.</p>
       <section class="card"><h2>Add user</h2>
-        ${formErrorBanner(opts.error, ['name', 'email', 'role', 'extension', 'password', 'time_zone'])}
+        ${formErrorBanner(opts.error?.field === 'user' ? undefined : opts.error, ['name', 'email', 'role', 'extension', 'password', 'time_zone'])}
         <form method="post" action="/admin/users" novalidate>
           <input type="hidden" name="_csrf" value="${ctx.csrf}">
           <div class="form-grid">
@@ -250,10 +299,28 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
     if (!checked.ok) return usersPage(request, reply, { values, error: checked.error, status: 400 });
     try {
       const created = await deps.users.create(checked.value);
-      return usersPage(request, reply, { notice: `${created.name} can now sign in as ${created.email}.` });
+      reply.header('cache-control', 'no-store');
+      return usersPage(request, reply, { notice: `${created.name} can now sign in as ${created.email}.`, newDevicePassword: { name: created.name, password: created.device_password } });
     } catch (err) {
       if (err instanceof AppError && err.field) return usersPage(request, reply, { values, error: { field: err.field, message: err.message }, status: err.status });
       throw err;
     }
+  });
+
+  // Offboarding: a disabled user's sessions, SIP WebSockets, registrations and device password end at once.
+  const userIdParam = (request: FastifyRequest) => String((request.params as { id?: unknown }).id ?? '');
+  app.post('/admin/users/:id/disable', { preValidation: requireAdmin }, async (request, reply) => {
+    const id = userIdParam(request);
+    if (id === request.auth!.user.id) return usersPage(request, reply, { error: { field: 'user', message: 'You cannot disable your own account.' }, status: 400 });
+    if (!(await deps.users.get(id))) throw new NotFoundError('User');
+    const user = await disableUser(deps, id);
+    request.log.info({ user: user.id, by: request.auth!.user.id }, 'user disabled');
+    return usersPage(request, reply, { notice: `${user.name} is disabled: signed out everywhere, and no phone of theirs rings any more.` });
+  });
+  app.post('/admin/users/:id/enable', { preValidation: requireAdmin }, async (request, reply) => {
+    const id = userIdParam(request);
+    if (!(await deps.users.get(id))) throw new NotFoundError('User');
+    const user = await enableUser(deps, id);
+    return usersPage(request, reply, { notice: `${user.name} can sign in again (and resets their device password to use a phone).` });
   });
 }

@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { NotFoundError } from '../../shared/errors.ts';
+import { signOutEverywhere } from '../account-security.ts';
 import type { SessionInfo } from '../../users/index.ts';
 import { clearSessionCookie, requireAdmin, requireUser, type AuthOptions } from '../auth.ts';
 import { html, type Html } from '../html.ts';
@@ -143,7 +144,7 @@ export async function sessionPages(app: FastifyInstance, deps: WebDeps, authOpti
   app.post('/admin/users/:id/sessions/revoke-all', { preValidation: requireAdmin }, async (request, reply) => {
     const userId = userIdParam(request);
     if (!(await deps.users.get(userId))) throw new NotFoundError('User');
-    const n = await deps.sessions.revokeAllOf(userId);
+    const n = await signOutEverywhere(deps, userId);
     if (userId === request.auth!.user.id) {
       clearSessionCookie(reply, authOptions);
       return reply.redirect('/login?signed_out=1', 303);
