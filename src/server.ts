@@ -14,14 +14,16 @@ import { InvitationService } from './invitations/index.ts';
 import { createMediaRelay } from './media/index.ts';
 import { createMailer, type Mailer } from './mail/index.ts';
 import { SipGateway } from './gateway/index.ts';
-import { isLoopbackHost, type Config } from './config/index.ts';
+import { clientAddress, isLoopbackHost, trustFunction, type Config } from './config/index.ts';
 import { BuiltinCrm, type CrmPort } from './crm/index.ts';
 import { addSalesforceReadiness, createSalesforceCrm, type SalesforceCrm } from './crm/salesforce/index.ts';
+import { httpsOnly, sessionCookieName } from './web/auth.ts';
+import { salesforceOrigins } from './web/salesforce.ts';
 import { DEFAULT_DEMO_PASSWORD, demoSeeding } from './demo/policy.ts';
 import { DEMO_USERS, seedDemo, type SeedResult } from './demo/seed.ts';
 import { PhoneIndex, PhoneNumbers } from './phone/index.ts';
 import { SingleSignOn } from './sso/index.ts';
-import { Store } from './store/index.ts';
+import { loadServerSecret, Store } from './store/index.ts';
 import { LoginThrottle, SessionStore, UserDirectory } from './users/index.ts';
 import { createMetrics, createWebServer, registerOutboxMetrics, registerSipMetrics } from './web/index.ts';
 
@@ -78,6 +80,15 @@ export class Ringside {
     try {
       const applied = await store.migrate();
       logger.info({ engine: store.engine, location: store.location, migrations: applied }, 'database ready');
+      // The MAC key of links and tokens: SECRET_KEY or DATA_DIR/secret.key, never the database.
+      const secret = await loadServerSecret({
+        db: store.db,
+        secretKey: config.SECRET_KEY,
+        previous: config.SECRET_KEY_PREVIOUS,
+        dataDir: config.dataDir,
+        shared: store.engine === 'postgres',
+        log: logger,
+      });
 
       const phones = new PhoneNumbers({ defaultRegion: config.PHONE_DEFAULT_REGION, matchDigits: config.PHONE_MATCH_DIGITS });
       const phoneIndex = new PhoneIndex(phones);
@@ -108,7 +119,7 @@ export class Ringside {
         portMax: config.MEDIA_PORT_MAX,
         mediaTimeoutMs: config.MEDIA_TIMEOUT_S * 1000,
       });
-      const sip = await AppServer.start({ config, store, log: logger.child({ role: 'sip' }), secret: await store.serverSecret(), relay, clock });
+      const sip = await AppServer.start({ config, store, log: logger.child({ role: 'sip' }), secret: secret.current, relay, clock });
 
       registerSipMetrics(metrics, sip);
       // Finished calls reach the CRM through the outbox: woken as soon as the recorder wrote them.
@@ -129,7 +140,6 @@ export class Ringside {
       outbox.start();
       registerOutboxMetrics(metrics, outbox, store);
       const calls = new CallDesk({ store, crm: crmPort, sip, display: (n) => phones.display(n), log: logger.child({ role: 'calls' }), clock });
-      const secret = await store.serverSecret();
       const invitations = new InvitationService({
         store,
         crm: crmPort,
@@ -137,24 +147,32 @@ export class Ringside {
         secret,
         publicUrl: () => config.publicUrl,
         mailFrom: config.MAIL_FROM ?? `Ringside <no-reply@${new URL(config.publicUrl).hostname}>`,
-        limits: { earlyJoinMinutes: config.INVITE_EARLY_JOIN_MINUTES, maxMinutes: config.INVITE_MAX_MINUTES, maxDaysAhead: config.INVITE_MAX_DAYS_AHEAD },
+        limits: { earlyJoinMinutes: config.INVITE_EARLY_JOIN_MINUTES, maxMinutes: config.INVITE_MAX_MINUTES, maxDaysAhead: config.INVITE_MAX_DAYS_AHEAD, maxMailsPerHour: config.INVITE_MAX_PER_HOUR },
         clock,
       });
       const gateway = new SipGateway({
         sessions,
         secret,
+        publicUrl: () => config.publicUrl,
+        publicUrlConfigured: config.BASE_URL !== undefined,
+        // The Salesforce softphone is our page framed by the org; its socket uses a one-time token.
+        embeddingOrigins: () => (salesforce ? salesforceOrigins(salesforce.client?.instanceUrl, config.SALESFORCE_LOGIN_URL) : []),
+        consumeOnce: (nonce, expiresAt) => store.consumeOnce(nonce, expiresAt, clock()),
         turnSecret: config.TURN_SECRET,
         turnUrls: config.TURN_URLS,
         stunUrls: config.STUN_URLS,
         turnTtlS: config.TURN_TTL_S,
         relayOnly: config.ICE_RELAY_ONLY,
         sipDomain: config.SIP_DOMAIN,
-        sessionCookie: 'rs_session',
+        sessionCookie: sessionCookieName(httpsOnly(config)),
         guests: (token) => invitations.guestPass(token),
         clock,
       });
-      const sso = new SingleSignOn({ store, users, sessions, providers: config.oidcProviders, secret, clock });
-      const http = await createWebServer({ config, store, crm, users, sessions, throttle, phones, metrics, logger, sip, gateway, calls, outbox, invitations, mailer, sso });
+      // A cancelled or moved invitation: its guests' sockets close now, and every guest INVITE re-checks.
+      invitations.on('changed', (id) => gateway.closeInvitation(id));
+      sip.guestPassStillValid = (id) => invitations.guestPassStillValid(id);
+      const sso = new SingleSignOn({ store, users, sessions, providers: config.oidcProviders, secret: secret.current, clock });
+      const http = await createWebServer({ config, store, secret, crm, users, sessions, throttle, phones, metrics, logger, sip, gateway, calls, outbox, invitations, mailer, sso });
       if (salesforce) addSalesforceReadiness(http, salesforce);
       try {
         await http.listen({ host: config.HOST, port: config.PORT });
@@ -168,13 +186,26 @@ export class Ringside {
       const address = http.server.address() as AddressInfo;
       // PORT=0 (tests): links must name the port actually taken.
       if (!config.BASE_URL && config.PORT === 0) config.publicUrl = config.publicUrl.replace(/:0$/, `:${address.port}`);
-      sip.attachWebSocket(http.server, { secure: config.tls, host: config.HOST, port: address.port, authenticate: (r) => gateway.authenticateUpgrade(r) });
+      const trustedProxies = trustFunction(config.TRUST_PROXY);
+      sip.attachWebSocket(http.server, {
+        secure: config.tls,
+        host: config.HOST,
+        port: address.port,
+        authenticate: (r) => gateway.authenticateUpgrade(r),
+        // The same X-Forwarded-For reading as request.ip: one client, one address, on HTTP and SIP.
+        clientAddress: (r) => clientAddress(r, trustedProxies),
+      });
       const ringside = new Ringside(config, logger, store, crm, users, sessions, phones, metrics, http, sip, outbox, invitations, mailer, seeded, [
         setInterval(() => void sessions.prune().catch((err: unknown) => logger.warn({ err }, 'session prune failed')), 3_600_000).unref(),
         // Sessions that expired (or were revoked on another node) lose their SIP WebSockets within a minute.
         setInterval(() => void gateway.closeEndedSessions().catch((err: unknown) => logger.warn({ err }, 'session sweep failed')), 60_000).unref(),
+        // Guests whose invitation was cancelled or moved on another node lose their socket within a minute.
+        setInterval(() => void gateway.closeChangedGuests((id, notAfter) => invitations.guestPassUnchanged(id, notAfter)).catch((err: unknown) => logger.warn({ err }, 'guest sweep failed')), 60_000).unref(),
       ]);
       ringside.salesforce = salesforce;
+      if (config.trustProxyWasTrue) {
+        logger.warn('TRUST_PROXY=true now means one proxy hop (the right-most X-Forwarded-For entry): set the number of proxies, or their addresses, to say so');
+      }
       if (!config.tls && !isLoopbackHost(config.HOST)) {
         logger.warn(
           `listening on ${config.HOST} without TLS: browsers allow microphones only on localhost or HTTPS, and passwords cross the network in clear. Set TLS_CERT and TLS_KEY, or put Ringside behind an HTTPS proxy.`,

@@ -5,7 +5,7 @@
  * business with the right SIP error, and drops requests from addresses that keep failing to
  * authenticate.
  */
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.ts';
 import {
@@ -74,6 +74,8 @@ export class AppServer implements TransactionUser {
   readonly users: SipUsers;
   readonly trunks: Trunk[];
   readonly ports: { udp?: number; tcp?: number; tls?: number } = {};
+  /** Whether a guest's invitation still lets them call (not cancelled, within its window now); set by the invitations wiring. */
+  guestPassStillValid: (invitationId: string) => Promise<boolean> = async () => true;
   private readonly dialogs = new DialogRegistry();
   private readonly calls = new Map<string, Call>();
   private readonly registrar: Registrar;
@@ -177,7 +179,7 @@ export class AppServer implements TransactionUser {
   }
 
   /** SIP over WebSocket at `/sip` on the web server (RFC 7118). */
-  attachWebSocket(http: HttpServer, options: { secure: boolean; host: string; port: number; authenticate?: WebSocketUpgradeAuth }): void {
+  attachWebSocket(http: HttpServer, options: { secure: boolean; host: string; port: number; authenticate?: WebSocketUpgradeAuth; clientAddress?: (request: IncomingMessage) => string }): void {
     this.endpoint.transport.attachWebSocket(http, { path: '/sip', ...options });
   }
 
@@ -379,7 +381,8 @@ export class AppServer implements TransactionUser {
     }
     if (caller.kind === 'user' && (await this.contactNamesAnotherUser(request, caller.user))) return reply(403, 'Contact names another user');
     if (caller.kind === 'guest') {
-      const refusal = this.guestRefusal(request, caller);
+      // The pass was checked when the WebSocket opened: a cancellation or move since then (on any node) counts.
+      const refusal = this.guestRefusal(request, caller) ?? ((await this.guestPassStillValid(caller.guest.invitationId)) ? undefined : 'The invitation was cancelled or moved');
       if (refusal) {
         this.log.info({ invitation: caller.guest.invitationId, to: request.uri.toString(), refusal }, 'guest call refused');
         return reply(403, refusal);

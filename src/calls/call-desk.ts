@@ -96,7 +96,10 @@ export class CallDesk {
     }
     if (e.from.userId) {
       const colleague = e.to.userId ? e.to.display : null;
-      pops.push({ userId: e.from.userId, message: await this.card(e.callId, 'outbound', e.to.number, null, colleague, e.context) });
+      // Salesforce is read as the integration user, who sees records this user may not: a record
+      // named only by the caller's own X-Ringside-Record is not described (the number's matches are).
+      const describeLinked = this.options.crm.kind !== 'salesforce';
+      pops.push({ userId: e.from.userId, message: await this.card(e.callId, 'outbound', e.to.number, null, colleague, e.context, describeLinked) });
     }
     // Push first (the widget is ringing now) without waiting for the browsers to confirm, then
     // keep the matches: the call's activity needs them even if it ends in a moment.
@@ -120,9 +123,10 @@ export class CallDesk {
     callerName: string | null,
     colleague: string | null,
     linked: RecordRef | null,
+    describeLinked = true,
   ): Promise<ScreenPopMessage> {
     let matches = colleague || !number ? [] : await this.lookup(number);
-    if (matches.length === 0 && linked) matches = await this.recordCard(linked);
+    if (matches.length === 0 && linked && describeLinked) matches = await this.recordCard(linked);
     return {
       type: 'screen-pop',
       call_id: callId,

@@ -117,7 +117,8 @@ describe('the ringside process', () => {
       });
       res.resume();
       expect(res.statusCode).toBe(200);
-      expect(res.headers['set-cookie']!.find((c) => c.startsWith('rs_session='))).toMatch(/; Secure/);
+      // Over https the session cookie is Secure and __Host- prefixed (no sibling subdomain can set one).
+      expect(res.headers['set-cookie']!.find((c) => c.startsWith('__Host-rs_session='))).toMatch(/; Secure/);
     } finally {
       await p.stop();
     }

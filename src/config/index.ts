@@ -12,9 +12,11 @@ import path from 'node:path';
 import { getCountries, getCountryCallingCode, type CountryCode } from 'libphonenumber-js';
 import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { isProxyAddress, type TrustProxySetting } from './trust-proxy.ts';
 import { issuerProblem, normaliseDomain, OIDC_PROVIDERS_EXPECTED, parseGroupRoles, parseOidcProviders, toProviderConfig, type OidcProviderConfig, type OidcProviderSetting } from './oidc.ts';
 
 export type { OidcProviderConfig } from './oidc.ts';
+export { clientAddress, trustFunction, type TrustFunction, type TrustProxySetting } from './trust-proxy.ts';
 
 export class ConfigError extends Error {
   constructor(
@@ -309,6 +311,48 @@ const customField: Parser<string | undefined> = {
   },
 };
 
+/** A MAC key: at least 32 characters (e.g. `openssl rand -base64 32`). */
+const secretKey: Parser<string | undefined> = {
+  expected: 'at least 32 characters (openssl rand -base64 32)',
+  parse(raw, key) {
+    const v = raw.trim();
+    if (v === '') return undefined;
+    if (v.length < 32 || v.includes(',')) throw new ConfigError(key, '(hidden)', secretKey.expected);
+    return v;
+  },
+};
+
+const secretKeys: Parser<string[]> = {
+  expected: 'comma-separated keys of at least 32 characters',
+  parse(raw, key) {
+    const list = raw.split(',').map((k) => k.trim()).filter((k) => k !== '');
+    if (list.some((k) => k.length < 32)) throw new ConfigError(key, '(hidden)', secretKeys.expected);
+    return list;
+  },
+};
+
+/**
+ * TRUST_PROXY: how many reverse proxies stand in front (a number), or their addresses and CIDR
+ * ranges (comma-separated; loopback, linklocal, uniquelocal as names). `true` used to trust
+ * every hop, so a client could forge its address with X-Forwarded-For: it now means one hop.
+ */
+const trustProxy: Parser<TrustProxySetting> = {
+  expected: 'false, a number of proxy hops (1 for one proxy), or comma-separated proxy addresses/CIDRs',
+  parse(raw, key) {
+    const v = raw.trim().toLowerCase();
+    if (['', 'false', 'no', 'off', '0'].includes(v)) return false;
+    if (['true', 'yes', 'on'].includes(v)) return 1;
+    if (/^\d+$/.test(v)) {
+      const hops = Number(v);
+      if (hops > 20) throw new ConfigError(key, raw, trustProxy.expected);
+      return hops;
+    }
+    const list = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    if (list.length === 0 || !list.every(isProxyAddress)) throw new ConfigError(key, raw, trustProxy.expected);
+    return list;
+  },
+};
+
 const logLevel = oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent');
 
 interface OptionSpec<T> {
@@ -335,7 +379,9 @@ export const OPTIONS = {
   DEMO_PASSWORD: option(string, 'ringside-demo', 'Web and device password of the seeded demo users (refused with SEED_DEMO=true: choose your own).'),
   TLS_CERT: option(optionalString, undefined, 'PEM certificate file: serve HTTPS (needed for microphones off localhost).'),
   TLS_KEY: option(optionalString, undefined, 'PEM private key file for TLS_CERT.'),
-  TRUST_PROXY: option(boolean, false, 'Trust X-Forwarded-* headers from a reverse proxy.'),
+  SECRET_KEY: option(secretKey, undefined, 'Server secret (MAC key of join links, SIP tokens, the Salesforce hand-off); never stored in the database.', 'DATA_DIR/secret.key (made at first start)'),
+  SECRET_KEY_PREVIOUS: option(secretKeys, [] as string[], 'Earlier SECRET_KEY values, comma-separated: still accepted while links and tokens they signed run out (rotation).', '(none)'),
+  TRUST_PROXY: option(trustProxy, false as TrustProxySetting, 'Reverse proxies in front: a hop count (1 = one proxy; true means 1) or their addresses/CIDRs; X-Forwarded-For is read only that far from the right.'),
   LOG_LEVEL: option(logLevel, 'info', 'Log level (fatal, error, warn, info, debug, trace, silent).'),
   PHONE_DEFAULT_REGION: option(region, 'US' as CountryCode, 'Country assumed for phone numbers written without a country code.'),
   PHONE_MATCH_DIGITS: option(integer(6, 12), 9, 'Trailing digits compared when a stored number has no country code.'),
@@ -396,6 +442,7 @@ export const OPTIONS = {
   INVITE_EARLY_JOIN_MINUTES: option(integer(0, 240), 10, 'How many minutes before its start an invitation link lets the guest in.'),
   INVITE_MAX_MINUTES: option(integer(5, 1440), 240, 'Longest time window of an invitation, in minutes.'),
   INVITE_MAX_DAYS_AHEAD: option(integer(1, 3650), 365, 'How far ahead an invitation may start, in days.'),
+  INVITE_MAX_PER_HOUR: option(integer(0, 100_000), 30, "Invitation mails (new, resent, moved) one user may send per hour (0 = no limit): the org's mail address is no spam relay."),
   OIDC_ISSUER: option(oidcIssuer, undefined, 'Issuer URL of an OpenID Connect identity provider: single sign-on (redirect URI BASE_URL/auth/oidc/callback).'),
   OIDC_CLIENT_ID: option(optionalString, undefined, "Ringside's client id at OIDC_ISSUER."),
   OIDC_CLIENT_SECRET: option(optionalString, undefined, "Ringside's client secret at OIDC_ISSUER."),
@@ -424,6 +471,8 @@ export type Config = { [K in ConfigKey]: Options[K]['default'] } & {
   allowedPrefixes: string[];
   /** Single sign-on providers: OIDC_ISSUER's first, then OIDC_PROVIDERS. */
   oidcProviders: OidcProviderConfig[];
+  /** TRUST_PROXY was `true` (now read as one hop): the start-up log says so. */
+  trustProxyWasTrue: boolean;
 };
 
 export interface LoadConfigInput {
@@ -498,6 +547,7 @@ export function loadConfig({ env = process.env, argv = [], cwd = process.cwd() }
     names.add(t.name);
   }
   config.oidcProviders = oidcProvidersOf(config);
+  config.trustProxyWasTrue = /^\s*(true|yes|on)\s*$/i.test(env.TRUST_PROXY ?? fromFile.TRUST_PROXY ?? '');
   return config;
 }
 

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SipRequest, newTag, parseUri } from '../sip/index.ts';
-import { Store } from '../store/index.ts';
+import { ServerSecret, Store } from '../store/index.ts';
 import { SessionStore, UserDirectory } from '../users/index.ts';
 import { HttpClient, startServer, type TestServer } from '../../test/support/server.ts';
 import { waitFor } from '../../test/support/wait.ts';
@@ -120,13 +120,13 @@ describe('a session that expires loses its SIP WebSocket at the next check', () 
   /** An upgrade request carrying this cookie, on a socket that records being destroyed. */
   function upgrade(cookie: string) {
     const socket = new FakeSocket();
-    return { socket, request: { url: '/sip', headers: { cookie: `rs_session=${cookie}` }, socket } as unknown as IncomingMessage };
+    return { socket, request: { url: '/sip', headers: { cookie: `rs_session=${cookie}`, origin: 'https://ringside.example.com' }, socket } as unknown as IncomingMessage };
   }
 
   it('closes the sockets of sessions gone idle, expired or of a disabled user, and keeps live ones', async () => {
     const users = new UserDirectory(store, clock);
     const sessions = new SessionStore(store, { idleMinutes: 30, maxHours: 8, clock });
-    const gateway = new SipGateway({ sessions, secret: 'x'.repeat(32), turnUrls: [], stunUrls: [], turnTtlS: 60, relayOnly: false, sipDomain: 'example.com', sessionCookie: 'rs_session', clock });
+    const gateway = new SipGateway({ sessions, secret: new ServerSecret('x'.repeat(32)), publicUrl: () => 'https://ringside.example.com', publicUrlConfigured: true, turnUrls: [], stunUrls: [], turnTtlS: 60, relayOnly: false, sipDomain: 'example.com', sessionCookie: 'rs_session', clock });
     const carol = await users.create({ email: 'carol@example.com', name: 'Carol', password: 'a-long-password' });
     const dave = await users.create({ email: 'dave@example.com', name: 'Dave', password: 'a-long-password' });
 

@@ -5,17 +5,18 @@
  * and dead with the row (cancelled, deleted) or after a salt change.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { ServerSecret } from '../store/index.ts';
 
 export class JoinLinks {
   constructor(
-    private readonly secret: string,
+    private readonly secret: ServerSecret,
     /** Read at each use: a server on port 0 learns its address only once listening. */
     private readonly publicUrl: () => string,
   ) {}
 
-  token(invitation: { id: string; link_salt: string }): string {
+  token(invitation: { id: string; link_salt: string }, key = this.secret.current): string {
     const id = Buffer.from(invitation.id.replace(/-/g, ''), 'hex');
-    return `${id.toString('base64url')}${this.mac(invitation.id, invitation.link_salt).toString('base64url')}`;
+    return `${id.toString('base64url')}${this.mac(key, invitation.id, invitation.link_salt).toString('base64url')}`;
   }
 
   url(invitation: { id: string; link_salt: string }): string {
@@ -34,12 +35,17 @@ export class JoinLinks {
   verify(token: string, invitation: { id: string; link_salt: string }): boolean {
     // The whole text, not the decoded bytes: the last character of each 16-byte half carries
     // padding bits a decoder ignores, so another spelling of the same bytes is not this link.
+    // Links mailed before a key rotation keep working while the old key is in SECRET_KEY_PREVIOUS.
     const given = Buffer.from(token);
-    const expected = Buffer.from(this.token(invitation));
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    let ok = false;
+    for (const key of this.secret.keys) {
+      const expected = Buffer.from(this.token(invitation, key));
+      if (given.length === expected.length && timingSafeEqual(given, expected)) ok = true;
+    }
+    return ok;
   }
 
-  private mac(id: string, salt: string): Buffer {
-    return createHmac('sha256', this.secret).update(`join|${id}|${salt}`).digest().subarray(0, 16);
+  private mac(key: string, id: string, salt: string): Buffer {
+    return createHmac('sha256', key).update(`join|${id}|${salt}`).digest().subarray(0, 16);
   }
 }

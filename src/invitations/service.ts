@@ -6,10 +6,11 @@
  * crash or an unreachable mail server, and the user sees whether the mail went out.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { enqueue, type ActivityOutbox } from '../activity/index.ts';
 import type { CrmPort, InvitationLog, RecordRef } from '../crm/index.ts';
-import { NotFoundError, ValidationError } from '../shared/errors.ts';
-import { newId, nowIso, type Invitation, type Store, type User } from '../store/index.ts';
+import { AppError, NotFoundError, ValidationError } from '../shared/errors.ts';
+import { newId, nowIso, type Invitation, type ServerSecret, type Store, type User } from '../store/index.ts';
 import { JoinLinks } from './join-link.ts';
 import { invitationMail, type InvitationMailKind } from './mail.ts';
 import { isTimeZone, zonedLocalToUtc } from './time.ts';
@@ -81,13 +82,15 @@ export interface InvitationLimits {
   maxMinutes: number;
   /** How far ahead an invitation may start. */
   maxDaysAhead: number;
+  /** Invitation mails (new, resent, moved) one user may send per hour; 0 = no limit. */
+  maxMailsPerHour?: number;
 }
 
 export interface InvitationServiceOptions {
   store: Store;
   crm: CrmPort;
   outbox: Pick<ActivityOutbox, 'wake'>;
-  secret: string;
+  secret: ServerSecret;
   /** The server's public base URL (links in mails); read at each use. */
   publicUrl: () => string;
   mailFrom: string;
@@ -106,11 +109,16 @@ const CONTROL = /[\u0000-\u001f\u007f\u2028\u2029]/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_BUT_NEWLINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
-export class InvitationService {
+/**
+ * Emits `'changed'` (invitation id) when an invitation is cancelled or moved: the gateway ends
+ * the guest connections that the old pass let in.
+ */
+export class InvitationService extends EventEmitter<{ changed: [invitationId: string] }> {
   readonly links: JoinLinks;
   private readonly clock: () => number;
 
   constructor(private readonly options: InvitationServiceOptions) {
+    super();
     this.links = new JoinLinks(options.secret, options.publicUrl);
     this.clock = options.clock ?? Date.now;
   }
@@ -151,6 +159,7 @@ export class InvitationService {
       }
     }
     const subject = this.line('subject', input.subject, MAX_SUBJECT) ?? `Video call with ${user.name}`;
+    await this.checkMailRate(user, 'email');
     const now = nowIso(this.clock);
     const invitation: Invitation = {
       id: newId(),
@@ -197,6 +206,7 @@ export class InvitationService {
   async resend(user: User, id: string): Promise<InvitationView> {
     const invitation = await this.own(user.id, id);
     this.changeable(invitation);
+    await this.checkMailRate(user, 'status');
     const now = nowIso(this.clock);
     await this.options.store.db.transaction().execute(async (trx) => {
       await enqueue(trx, this.outgoing(invitation, user, 'invite', { crm: false, resend: newId() }), now);
@@ -211,6 +221,7 @@ export class InvitationService {
     this.changeable(current);
     const timeZone = this.timeZone(input.time_zone ?? current.time_zone, user);
     const { start, end } = this.window(input.starts_at, input.ends_at, timeZone);
+    await this.checkMailRate(user, 'starts_at');
     const now = nowIso(this.clock);
     const updated: Invitation = {
       ...current,
@@ -231,6 +242,7 @@ export class InvitationService {
       await enqueue(trx, this.outgoing(updated, user, 'update'), now);
     });
     this.options.outbox.wake();
+    this.emit('changed', id);
     return this.view(updated);
   }
 
@@ -247,6 +259,7 @@ export class InvitationService {
       await enqueue(trx, this.outgoing(updated, user, 'cancel', { mail: !over }), now);
     });
     this.options.outbox.wake();
+    this.emit('changed', id);
     return this.view(updated);
   }
 
@@ -282,7 +295,48 @@ export class InvitationService {
     };
   }
 
+  /**
+   * Whether a connected guest of this invitation may still call: not cancelled, and now within
+   * its (possibly moved) window. Checked on every guest INVITE, so a pass taken at connection
+   * time cannot outlive a cancellation made on any node.
+   */
+  async guestPassStillValid(invitationId: string): Promise<boolean> {
+    const inv = await this.options.store.db.selectFrom('invitations').select(['status', 'starts_at', 'ends_at']).where('id', '=', invitationId).executeTakeFirst();
+    if (!inv || inv.status === 'cancelled') return false;
+    const now = this.clock();
+    const opensAt = Date.parse(inv.starts_at) - this.options.limits.earlyJoinMinutes * 60_000;
+    return now >= opensAt && now < Date.parse(inv.ends_at);
+  }
+
+  /** Whether an invitation is neither cancelled nor moved since a pass ending at `notAfter` was given. */
+  async guestPassUnchanged(invitationId: string, notAfter: number): Promise<boolean> {
+    const inv = await this.options.store.db.selectFrom('invitations').select(['status', 'ends_at']).where('id', '=', invitationId).executeTakeFirst();
+    return inv !== undefined && inv.status !== 'cancelled' && Date.parse(inv.ends_at) === notAfter;
+  }
+
   // ------------------------------------------------------------------ internals
+
+  /**
+   * Invitation mails come from the organisation's address: one user (or a stolen session) must
+   * not turn it into a spam or phishing relay. Counts the mails this user queued in the last hour.
+   */
+  private async checkMailRate(user: User, field: string): Promise<void> {
+    const max = this.options.limits.maxMailsPerHour ?? 0;
+    if (max <= 0) return;
+    const since = nowIso(() => this.clock() - 3_600_000);
+    const row = await this.options.store.db
+      .selectFrom('activity_outbox')
+      .select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.min('created_at').as('oldest')])
+      .where('kind', '=', 'mail')
+      .where('user_id', '=', user.id)
+      .where('created_at', '>', since)
+      .executeTakeFirst();
+    if (Number(row?.n ?? 0) >= max) {
+      const retryAfterS = Math.max(1, Math.ceil((Date.parse(String(row?.oldest)) + 3_600_000 - this.clock()) / 1000));
+      const wait = retryAfterS <= 60 ? 'a minute' : `${Math.ceil(retryAfterS / 60)} minutes`;
+      throw new AppError(429, 'too_many_invitations', `You have sent ${max} invitation mails in the last hour, the most allowed. Try again in ${wait}.`, field, { retry_after_s: retryAfterS });
+    }
+  }
 
   private async own(userId: string, id: string): Promise<Invitation> {
     const row = /^[0-9a-f-]{36}$/i.test(id)

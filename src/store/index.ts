@@ -3,7 +3,7 @@
  * embedded default; PostgreSQL (`DATABASE_URL`) lets several nodes share state. Migrations are
  * ordered modules that run at start, the same for both.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -18,9 +18,11 @@ import * as m0006 from './migrations/0006-invitations.ts';
 import * as m0008 from './migrations/0008-guest-calls.ts';
 import * as m0007 from './migrations/0007-salesforce.ts';
 import * as m0009 from './migrations/0009-device-credentials.ts';
+import * as m0010 from './migrations/0010-one-time-tokens.ts';
 import * as m0011 from './migrations/0011-guest-call-claims.ts';
 
 export type * from './schema.ts';
+export { loadServerSecret, ServerSecret } from './server-secret.ts';
 export { sql } from 'kysely';
 
 const MIGRATIONS: Record<string, Migration> = {
@@ -32,6 +34,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008-guest-calls': m0008,
   '0007-salesforce': m0007,
   '0009-device-credentials': m0009,
+  '0010-one-time-tokens': m0010,
   '0011-guest-call-claims': m0011,
 };
 
@@ -128,9 +131,20 @@ export class Store {
     return row.value;
   }
 
-  /** A server-wide secret (signing), generated at first start and stored in the database. */
-  serverSecret(): Promise<string> {
-    return this.setting('server_secret', () => randomBytes(32).toString('base64url'));
+  /**
+   * Uses a one-time token's nonce: true the first time on any node sharing this database, false
+   * after. `expiresAt` (ms) is when the token itself expires; the row is kept until then.
+   */
+  async consumeOnce(nonce: string, expiresAt: number, now = Date.now()): Promise<boolean> {
+    const db = this.db.withTables<{ consumed_tokens: { nonce: string; expires_at: number } }>();
+    // Rows of expired tokens are useless (the token is refused anyway): the table stays small.
+    await db.deleteFrom('consumed_tokens').where('expires_at', '<', now).execute();
+    const inserted = await db
+      .insertInto('consumed_tokens')
+      .values({ nonce, expires_at: expiresAt })
+      .onConflict((oc) => oc.column('nonce').doNothing())
+      .executeTakeFirst();
+    return Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1;
   }
 
   async close(): Promise<void> {

@@ -16,10 +16,29 @@ declare module 'fastify' {
 
 export const SESSION_COOKIE = 'rs_session';
 export const LOGIN_CSRF_COOKIE = 'rs_login_csrf';
+
+/**
+ * Over https the cookies are `Secure` and `__Host-` prefixed: the browser then keeps them from
+ * plain-http pages and from sibling subdomains (which could otherwise set their own `rs_session`
+ * or `rs_login_csrf` for us: a forced session, a login CSRF). Plain http (localhost) keeps the names.
+ */
+/** Secure cookies and HSTS whenever browsers reach us over https: TLS here, or BASE_URL https behind a proxy. */
+export function httpsOnly(config: { tls: boolean; publicUrl: string }): boolean {
+  return config.tls || config.publicUrl.startsWith('https:');
+}
+
+export function sessionCookieName(secure: boolean): string {
+  return secure ? `__Host-${SESSION_COOKIE}` : SESSION_COOKIE;
+}
+
+export function loginCsrfCookieName(secure: boolean): string {
+  return secure ? `__Host-${LOGIN_CSRF_COOKIE}` : LOGIN_CSRF_COOKIE;
+}
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export interface AuthOptions {
   sessions: SessionStore;
+  /** BASE_URL is https (or Ringside terminates TLS): Secure, `__Host-` cookies and HSTS. */
   secureCookies: boolean;
   maxAgeSeconds: number;
 }
@@ -27,8 +46,9 @@ export interface AuthOptions {
 export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
   app.decorateRequest('auth', null);
 
+  const cookieName = sessionCookieName(options.secureCookies);
   app.addHook('onRequest', async (request) => {
-    const token = request.cookies[SESSION_COOKIE];
+    const token = request.cookies[cookieName];
     request.auth = token ? ((await options.sessions.resolve(token)) ?? null) : null;
   });
 
@@ -76,7 +96,7 @@ export function safeEqual(a: string, b: string): boolean {
 }
 
 export function setSessionCookie(reply: FastifyReply, token: string, options: AuthOptions): void {
-  reply.setCookie(SESSION_COOKIE, token, {
+  reply.setCookie(sessionCookieName(options.secureCookies), token, {
     path: '/',
     httpOnly: true,
     sameSite: 'lax',
@@ -86,15 +106,15 @@ export function setSessionCookie(reply: FastifyReply, token: string, options: Au
 }
 
 export function clearSessionCookie(reply: FastifyReply, options: AuthOptions): void {
-  reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure: options.secureCookies });
+  reply.clearCookie(sessionCookieName(options.secureCookies), { path: '/', httpOnly: true, sameSite: 'lax', secure: options.secureCookies });
 }
 
 /** Double-submit token for the login form (there is no session yet to hold one). */
 export function loginCsrfToken(request: FastifyRequest, reply: FastifyReply, secure: boolean): string {
-  const existing = request.cookies[LOGIN_CSRF_COOKIE];
+  const existing = request.cookies[loginCsrfCookieName(secure)];
   if (existing && /^[A-Za-z0-9_-]{20,64}$/.test(existing)) return existing;
   const token = randomBytes(18).toString('base64url');
-  reply.setCookie(LOGIN_CSRF_COOKIE, token, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: 3600 });
+  reply.setCookie(loginCsrfCookieName(secure), token, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: 3600 });
   return token;
 }
 

@@ -19,14 +19,16 @@ import type { CallDesk } from '../calls/index.ts';
 import type { ActivityOutbox } from '../activity/index.ts';
 import type { InvitationService } from '../invitations/index.ts';
 import type { Mailer } from '../mail/index.ts';
-import type { Config } from '../config/index.ts';
+import { trustFunction, type Config } from '../config/index.ts';
 import type { BuiltinCrm } from '../crm/index.ts';
 import type { PhoneNumbers } from '../phone/index.ts';
 import type { SingleSignOn } from '../sso/index.ts';
-import type { Store } from '../store/index.ts';
+import type { ServerSecret, Store } from '../store/index.ts';
 import { AppError } from '../shared/errors.ts';
 import type { LoginThrottle, SessionStore, UserDirectory } from '../users/index.ts';
-import { isApiRequest, registerAuth, type AuthOptions } from './auth.ts';
+import { httpsOnly, isApiRequest, registerAuth, sessionCookieName, type AuthOptions } from './auth.ts';
+import { registerSecurityHeaders } from './security-headers.ts';
+import { redactedRequest } from './log-redaction.ts';
 import { html } from './html.ts';
 import { registerHttpMetrics } from './metrics.ts';
 import { apiRoutes } from './api/index.ts';
@@ -42,6 +44,8 @@ export { html, escapeHtml, type Html } from './html.ts';
 export interface WebDeps {
   config: Config;
   store: Store;
+  /** MAC key of the Salesforce hand-off (see store/server-secret.ts). */
+  secret: ServerSecret;
   crm: BuiltinCrm;
   users: UserDirectory;
   sessions: SessionStore;
@@ -66,9 +70,11 @@ const ASSETS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '.
 export async function createWebServer(deps: WebDeps): Promise<FastifyInstance> {
   const { config } = deps;
   const app = Fastify({
-    loggerInstance: deps.logger,
+    // Request lines with join tokens, SIP tokens and OIDC codes masked (log-redaction.ts).
+    loggerInstance: deps.logger.child({}, { serializers: { req: redactedRequest } }),
     bodyLimit: config.BODY_LIMIT_BYTES,
-    trustProxy: config.TRUST_PROXY,
+    // Only the configured proxies' X-Forwarded-For entries, read from the right (trust-proxy.ts).
+    trustProxy: trustFunction(config.TRUST_PROXY) ?? false,
     ...(config.tls
       ? { https: { cert: readFileSync(config.TLS_CERT!), key: readFileSync(config.TLS_KEY!) } }
       : {}),
@@ -80,7 +86,7 @@ export async function createWebServer(deps: WebDeps): Promise<FastifyInstance> {
 
   const authOptions: AuthOptions = {
     sessions: deps.sessions,
-    secureCookies: config.tls,
+    secureCookies: httpsOnly(config),
     maxAgeSeconds: config.SESSION_MAX_HOURS * 3600,
   };
 
@@ -99,7 +105,7 @@ export async function createWebServer(deps: WebDeps): Promise<FastifyInstance> {
           'Users, built-in CRM records and activities. Authenticate with `POST /api/v1/session`; send the returned `csrf_token` as `X-CSRF-Token` on every state-changing request. Errors are `{error:{code,message,field}}`.',
       },
       servers: [{ url: config.publicUrl }],
-      components: { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: 'rs_session' } } },
+      components: { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: sessionCookieName(httpsOnly(config)) } } },
       security: [{ session: [] }],
     },
     hideUntagged: true,
@@ -110,6 +116,7 @@ export async function createWebServer(deps: WebDeps): Promise<FastifyInstance> {
   await app.register(fastifyStatic, { root: ASSETS_DIR, prefix: '/assets/', preCompressed: true, cacheControl: false, setHeaders: (reply) => reply.header('cache-control', 'no-cache') });
 
   registerAuth(app, authOptions);
+  registerSecurityHeaders(app, { baseUrl: config.BASE_URL, https: httpsOnly(config) });
   registerHttpMetrics(app, deps.metrics);
 
   app.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok' }));

@@ -11,6 +11,7 @@ import { describeWindow, utcToZonedLocal, type InvitationInput, type InvitationV
 import { AppError } from '../shared/errors.ts';
 import type { User } from '../store/index.ts';
 import { requireUser } from './auth.ts';
+import { pageCsp } from './security-headers.ts';
 import { html, jsonForScript, type Html } from './html.ts';
 import type { WebDeps } from './index.ts';
 import { document, field, formErrorBanner, formatDateTime, layout, type FieldSpec, type PageContext } from './pages/layout.ts';
@@ -239,11 +240,11 @@ export async function invitationRoutes(app: FastifyInstance, { deps }: { deps: W
     // Guessing links is pointless (128-bit MACs), but a flood of lookups is still refused early.
     await guest.register(fastifyRateLimit, { max: 60, timeWindow: '1 minute' });
     // The guest's page runs only our script (its config is JSON, never executed) and is never framed.
-    guest.addHook('onSend', async (_request, reply) => {
+    // (The root's hook, security-headers.ts, adds no-store, nosniff and the rest.)
+    guest.addHook('onSend', async (request, reply) => {
       if (!String(reply.getHeader('content-type') ?? '').startsWith('text/html')) return;
-      reply.header('cache-control', 'no-store');
-      reply.header('x-content-type-options', 'nosniff');
-      reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self' ws: wss:; media-src 'self' blob:; frame-ancestors 'none'");
+      reply.header('x-frame-options', 'DENY');
+      reply.header('content-security-policy', pageCsp({ baseUrl: deps.config.BASE_URL, https: false }, request, { styleSrc: '', frameAncestors: "'none'" }));
     });
     guest.get('/join/:token', async (request, reply) => {
       const token = (request.params as { token: string }).token;
@@ -274,7 +275,8 @@ export async function invitationRoutes(app: FastifyInstance, { deps }: { deps: W
         target: `sip:${found.host.sip_username}@${deps.config.SIP_DOMAIN}`,
         host_name: found.host.name,
         guest_name: inv.guest_name ?? '',
-        ice_servers: deps.gateway.iceServers(`guest-${inv.id}`),
+        // TURN only while the link is open, and only until its end: a link is no standing relay pass.
+        ice_servers: deps.gateway.iceServers(`guest-${inv.id}`, { notAfter: found.state === 'open' ? Date.parse(inv.ends_at) : 0 }),
         ice_transport_policy: deps.config.ICE_RELAY_ONLY ? 'relay' : 'all',
       };
       if (found.state === 'upcoming') {

@@ -17,12 +17,13 @@
  * - `GET /admin/salesforce` (administrators): sign-in, the mirror's initial sync (records synced of
  *   total, time left) and polls, the API budget, and the call logs waiting in the outbox.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { renderCallCenterXml } from '../crm/salesforce/callcenter.ts';
 import { AppError } from '../shared/errors.ts';
 import type { SalesforceHealth } from '../crm/salesforce/adapter.ts';
-import { checkOrigin, requireAdmin } from './auth.ts';
+import { checkOrigin, httpsOnly, requireAdmin } from './auth.ts';
+import { pageCsp } from './security-headers.ts';
 import { html, type Html } from './html.ts';
 import type { WebDeps } from './index.ts';
 import { ASSETS, layout } from './pages/layout.ts';
@@ -32,9 +33,6 @@ import { context } from './pages/records.ts';
 export const SALESFORCE_SCRIPT = '/assets/salesforce.js';
 export const SALESFORCE_STYLE = '/assets/salesforce.css';
 const HANDOFF_TTL_MS = 60_000;
-/** As for the other pages (src/web/pages/index.ts): the style hash is Turbo's progress bar. */
-const PAGE_CSP =
-  "default-src 'self'; img-src 'self' data:; style-src 'self' 'sha256-WAyOw4V+FqDc35lQPyRADLBWbuNK8ahvYEaQIYF1+Ps='; script-src 'self'; connect-src 'self' ws: wss:; media-src 'self' blob:; frame-ancestors 'self'";
 function originOf(url: string): string | null {
   try {
     const u = new URL(url);
@@ -74,10 +72,9 @@ function baseUrl(deps: WebDeps, request: FastifyRequest): string {
 
 export async function salesforceRoutes(app: FastifyInstance, deps: WebDeps): Promise<void> {
   const { config, sessions } = deps;
-  const secret = await deps.store.serverSecret();
-  const used = new Map<string, number>();
+  const headerOptions = { baseUrl: config.BASE_URL, https: httpsOnly(config) };
   const orgOrigins = () => (config.CRM === 'salesforce' ? salesforceOrigins(app.salesforce?.client?.instanceUrl, config.SALESFORCE_LOGIN_URL) : []);
-  const sign = (payload: string) => createHmac('sha256', secret).update(`sf-handoff|${payload}`).digest('base64url');
+  const sign = (payload: string) => deps.secret.sign('sf-handoff', payload);
 
   // The iframe's own session, sent as a bearer token (no cookie reaches a third-party iframe).
   // Registered on the root instance, after the cookie's hook: it applies to the API too.
@@ -132,7 +129,7 @@ export async function salesforceRoutes(app: FastifyInstance, deps: WebDeps): Pro
 </html>`;
     // Framed by the org only (and ourselves); scripts from here and the org's Open CTI.
     const list = origins.map((o) => ` ${o}`).join('');
-    const csp = `default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'${list}; connect-src 'self' ws: wss:; media-src 'self' blob:; frame-ancestors 'self'${list}`;
+    const csp = pageCsp(headerOptions, request, { styleSrc: '', scriptSrc: list, frameAncestors: `'self'${list}` });
     return page(reply, csp, body.value);
   });
 
@@ -167,9 +164,7 @@ export async function salesforceRoutes(app: FastifyInstance, deps: WebDeps): Pro
     const [payload, signature] = typeof b.token === 'string' ? b.token.split('.') : [];
     const refused = new AppError(401, 'unauthenticated', 'This sign-in link has expired: sign in again.');
     if (!payload || !signature) throw refused;
-    const expected = Buffer.from(sign(payload));
-    const got = Buffer.from(signature);
-    if (expected.length !== got.length || !timingSafeEqual(expected, got)) throw refused;
+    if (!deps.secret.verify('sf-handoff', payload, signature)) throw refused;
     let data: { u?: string; s?: string; e?: number; n?: string };
     try {
       data = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as typeof data;
@@ -177,9 +172,9 @@ export async function salesforceRoutes(app: FastifyInstance, deps: WebDeps): Pro
       throw refused;
     }
     const now = Date.now();
-    for (const [n, until] of used) if (until < now) used.delete(n);
-    if (!data.u || !data.s || !data.n || !data.e || data.e < now || used.has(data.n)) throw refused;
-    used.set(data.n, data.e);
+    if (!data.u || !data.s || !data.n || !data.e || data.e < now) throw refused;
+    // Once, on whichever node it reaches first (the nonce's row in the shared database).
+    if (!(await deps.store.consumeOnce(`sf-handoff:${data.n}`, data.e, now))) throw refused;
     // The popup's session must still be alive: the token outlives nothing.
     const user = await sessions.userOfSession(data.s);
     if (!user || user.id !== data.u) throw refused;
@@ -243,13 +238,7 @@ export async function salesforceRoutes(app: FastifyInstance, deps: WebDeps): Pro
   ${rows.length ? html`<table><thead><tr><th>Kind</th><th>Key</th><th>Attempts</th><th>Next attempt</th><th>Last error</th></tr></thead><tbody>${rows}</tbody></table>` : html`<p id="sf-outbox-empty">Nothing: every call is logged.</p>`}
 </section>`;
     }
-    return reply
-      .type('text/html; charset=utf-8')
-      .header('cache-control', 'no-store')
-      .header('x-frame-options', 'SAMEORIGIN')
-      .header('x-content-type-options', 'nosniff')
-      .header('referrer-policy', 'same-origin')
-      .header('content-security-policy', PAGE_CSP)
-      .send(layout(ctx, 'Salesforce', body).value);
+    // The headers of every page (security-headers.ts).
+    return reply.type('text/html; charset=utf-8').send(layout(ctx, 'Salesforce', body).value);
   });
 }

@@ -27,7 +27,8 @@ export async function signIn(
 ): Promise<{ token: string; user: User; csrf: string }> {
   if (!deps.config.PASSWORD_LOGIN) throw new AppError(403, 'password_login_off', PASSWORD_LOGIN_OFF);
   const account = email.trim().toLowerCase();
-  const verdict = deps.throttle.check(account, request.ip);
+  // Counted before the password hash is awaited: concurrent guesses all meet the limit.
+  const verdict = deps.throttle.reserve(account, request.ip);
   if (!verdict.allowed) {
     const minutes = Math.ceil(verdict.retryAfterS / 60);
     const wait = minutes <= 1 ? 'a minute' : `${minutes} minutes`;
@@ -39,11 +40,10 @@ export async function signIn(
   }
   const user = account && password ? await deps.users.authenticate(account, password) : undefined;
   if (!user) {
-    deps.throttle.failed(account, request.ip);
     request.log.info({ event: 'login_failed', ip: request.ip }, 'sign-in failed');
     throw new AppError(401, 'wrong_credentials', WRONG_CREDENTIALS);
   }
-  deps.throttle.succeeded(account);
+  verdict.attempt.succeeded();
   const ua = request.headers['user-agent'];
   const { token, session } = await deps.sessions.create(user.id, { ip: request.ip, ...(ua ? { userAgent: ua } : {}) });
   request.log.info({ event: 'login', userId: user.id }, 'signed in');

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CALLBACK_PATH, SsoError, type SingleSignOn } from '../sso/index.ts';
-import { setSessionCookie, type AuthOptions } from './auth.ts';
+import { httpsOnly, setSessionCookie, type AuthOptions } from './auth.ts';
 import { html, type Html } from './html.ts';
 import type { WebDeps } from './index.ts';
 import { document } from './pages/layout.ts';
@@ -35,14 +35,14 @@ const cookieOptions = (secure: boolean) => ({ path: '/auth/oidc', httpOnly: true
 export async function signOutTarget(deps: WebDeps, request: FastifyRequest, reply: FastifyReply): Promise<string> {
   const session = request.auth?.session;
   if (!session || !(await deps.sso.logoutUrl(session.id, `${originOf(deps, request)}/login`))) return '/login?signed_out=1';
-  reply.setCookie(SIGNED_OUT_COOKIE, deps.sso.signedOutTicket(session.id), { ...cookieOptions(deps.config.tls), maxAge: 600 });
+  reply.setCookie(SIGNED_OUT_COOKIE, deps.sso.signedOutTicket(session.id), { ...cookieOptions(httpsOnly(deps.config)), maxAge: 600 });
   return '/auth/oidc/signed-out';
 }
 
 export async function ssoRoutes(app: FastifyInstance, opts: { deps: WebDeps; authOptions: AuthOptions }): Promise<void> {
   const { deps, authOptions } = opts;
   const { sso } = deps;
-  const cookies = cookieOptions(deps.config.tls);
+  const cookies = cookieOptions(httpsOnly(deps.config));
 
   app.get('/auth/oidc/start', async (request, reply) => {
     const q = request.query as Record<string, unknown>;

@@ -46,7 +46,9 @@ export class WsSipClient extends EventEmitter {
   }
 
   static async connect(url: string, options: { user: string; password: string; domain: string; protocols?: string[]; headers?: Record<string, string> }): Promise<WsSipClient> {
-    const ws = new WebSocket(url, options.protocols ?? ['sip'], options.headers ? { headers: options.headers } : {});
+    // Like a browser, which names the page's origin on every WebSocket (the gateway requires it with a cookie).
+    const headers = options.headers?.cookie && !options.headers.origin ? { ...options.headers, origin: new URL(url.replace(/^ws/, 'http')).origin } : options.headers;
+    const ws = new WebSocket(url, options.protocols ?? ['sip'], headers ? { headers } : {});
     await once(ws, 'open');
     return new WsSipClient(ws, options);
   }

@@ -504,7 +504,8 @@ export class SalesforceCrm implements CrmPort {
 
   private async targetOf(record: RecordRef | null): Promise<ActivityTarget> {
     if (!record || !isSalesforceId(record.id) || typeOfId(record.id) !== record.type) return { whoId: null, whatId: null, name: null };
-    const row = await this.mirror.get(record.id);
+    // A record the mirror has not seen yet (named by click-to-dial): read once, which mirrors it.
+    const row = (await this.mirror.get(record.id)) ?? ((await this.getRecord(record)) ? await this.mirror.get(record.id) : undefined);
     if (record.type === 'account') return { whoId: null, whatId: record.id, name: row?.name ?? null };
     // A lead's task may not name an account (FIELD_INTEGRITY_EXCEPTION).
     return { whoId: record.id, whatId: record.type === 'contact' ? (row?.account_id ?? null) : null, name: row?.name ?? null };

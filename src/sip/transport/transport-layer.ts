@@ -43,6 +43,18 @@ export interface TransportDelegate {
   onMessage(message: AnySipMessage, source: Source): void;
 }
 
+/** Thrown (rejected) by a `WebSocketUpgradeAuth` to refuse an upgrade with this HTTP status. */
+export class UpgradeRefused extends Error {
+  constructor(
+    readonly status: number,
+    readonly statusText: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'UpgradeRefused';
+  }
+}
+
 export interface WebSocketUpgradeAuth {
   /** Decides whether an upgrade may proceed; may attach an identity to the flow. */
   (request: IncomingMessage): Promise<Flow['identity'] | undefined | false> | Flow['identity'] | undefined | false;
@@ -164,7 +176,10 @@ export class TransportLayer implements FlowSink {
    * SIP over WebSocket on an existing HTTP(S) server at `path`, subprotocol `sip` (RFC 7118 §4.1).
    * `authenticate` sees the upgrade request (cookies) and binds the flow to an identity, or refuses.
    */
-  attachWebSocket(server: HttpServer, options: { path: string; secure: boolean; host: string; port: number; authenticate?: WebSocketUpgradeAuth }): void {
+  attachWebSocket(
+    server: HttpServer,
+    options: { path: string; secure: boolean; host: string; port: number; authenticate?: WebSocketUpgradeAuth; clientAddress?: (request: IncomingMessage) => string },
+  ): void {
     const protocol: 'WS' | 'WSS' = options.secure ? 'WSS' : 'WS';
     this.wss = new WebSocketServer({
       noServer: true,
@@ -182,7 +197,8 @@ export class TransportLayer implements FlowSink {
         socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n\r\nWebSocket subprotocol "sip" required (RFC 7118)\n');
         return;
       }
-      const address = normalizeAddress((socket as net.Socket).remoteAddress ?? '');
+      // Behind a trusted reverse proxy, the client's address (X-Forwarded-For), as the HTTP side sees it.
+      const address = normalizeAddress(options.clientAddress ? options.clientAddress(request) : ((socket as net.Socket).remoteAddress ?? ''));
       if (!this.admitFlow(address)) {
         socket.end('HTTP/1.1 503 Service Unavailable\r\n\r\n');
         return;
@@ -204,6 +220,10 @@ export class TransportLayer implements FlowSink {
         },
         (err: unknown) => {
           this.releaseFlow(address);
+          if (err instanceof UpgradeRefused) {
+            socket.end(`HTTP/1.1 ${err.status} ${err.statusText}\r\nContent-Type: text/plain\r\n\r\n${err.message}\n`);
+            return;
+          }
           this.log.warn({ err }, 'WebSocket authentication failed');
           socket.end('HTTP/1.1 500 Internal Server Error\r\n\r\n');
         },

@@ -15,6 +15,8 @@ import { clearSessionCookie, requireAdmin, requireUser, setSessionCookie, type A
 import { signIn } from '../sign-in.ts';
 import { sessionApi } from './sessions.ts';
 import type { WebDeps } from '../index.ts';
+import type { Store } from '../../store/index.ts';
+import { assertMayDelete, type RecordTable } from '../record-access.ts';
 
 const ErrorBody = Type.Object(
   {
@@ -197,7 +199,7 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
       preValidation: requireUser,
       schema: {
         tags: ['softphone'],
-        summary: 'A one-minute token for the SIP WebSocket (`/sip?token=`) where a cookie cannot go (an iframe in another site)',
+        summary: 'A one-minute, single-use token for the SIP WebSocket (`/sip?token=`) where a cookie cannot go (an iframe in another site); fetch a new one for each connection',
         response: ok(Type.Object({ token: Type.String(), ws_path: Type.String() })),
       },
     },
@@ -375,7 +377,7 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
   );
 
   // ------------------------------------------------------------------ records
-  recordRoutes(app, {
+  recordRoutes(app, deps.store, {
     path: '/contacts',
     tag: 'contacts',
     singular: 'contact',
@@ -392,8 +394,9 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
     get: (id) => crm.getContact(id),
     update: (id, body) => crm.updateContact(id, body as schemas.ContactPatch),
     remove: (id) => crm.deleteContact(id),
+    table: 'contacts',
   });
-  recordRoutes(app, {
+  recordRoutes(app, deps.store, {
     path: '/accounts',
     tag: 'accounts',
     singular: 'account',
@@ -407,9 +410,10 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
     get: (id) => crm.getAccount(id),
     update: (id, body) => crm.updateAccount(id, body as schemas.AccountPatch),
     remove: (id) => crm.deleteAccount(id),
+    table: 'accounts',
     removeNote: 'its contacts stay, without account',
   });
-  recordRoutes(app, {
+  recordRoutes(app, deps.store, {
     path: '/leads',
     tag: 'leads',
     singular: 'lead',
@@ -423,6 +427,7 @@ export const apiRoutes: FastifyPluginAsyncTypebox<{ deps: WebDeps; authOptions: 
     get: (id) => crm.getLead(id),
     update: (id, body) => crm.updateLead(id, body as schemas.LeadPatch),
     remove: (id) => crm.deleteLead(id),
+    table: 'leads',
   });
 
   // ------------------------------------------------------------------ activities
@@ -476,11 +481,13 @@ interface RecordResource {
   get(id: string): Promise<unknown>;
   update(id: string, body: unknown): Promise<unknown>;
   remove(id: string): Promise<void>;
+  /** The table behind it: who may delete a record (record-access.ts). */
+  table: RecordTable;
   removeNote?: string;
 }
 
 /** The five routes of a CRM record type: list/search, create, read, versioned update, delete. */
-function recordRoutes(app: FastifyInstance, r: RecordResource): void {
+function recordRoutes(app: FastifyInstance, store: Store, r: RecordResource): void {
   const tags = [r.tag];
   const byId = `${r.path}/:id`;
   app.get(r.path, { preValidation: requireUser, schema: { tags, summary: r.listSummary, querystring: r.listQuery, response: ok(schemas.Page(r.item)) } }, async (request) =>
@@ -513,7 +520,9 @@ function recordRoutes(app: FastifyInstance, r: RecordResource): void {
       schema: { tags, summary: `Delete a ${r.singular}${r.removeNote ? ` (${r.removeNote})` : ''}`, params: IdParams, response: { 204: Type.Null(), ...errors } },
     },
     async (request, reply) => {
-      await r.remove((request.params as { id: string }).id);
+      const id = (request.params as { id: string }).id;
+      await assertMayDelete(store, r.table, id, request.auth!.user);
+      await r.remove(id);
       return reply.code(204).send(null);
     },
   );

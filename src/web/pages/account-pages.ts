@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, NotFoundError } from '../../shared/errors.ts';
 import { userSchemas } from '../../users/index.ts';
 import {
-  LOGIN_CSRF_COOKIE,
+  loginCsrfCookieName,
   clearSessionCookie,
   loginCsrfToken,
   requireAdmin,
@@ -90,7 +90,7 @@ function devicePasswordForm(csrf: string, check: OwnerCheck, error?: FieldError)
 }
 
 export async function accountPages(app: FastifyInstance, deps: WebDeps, authOptions: AuthOptions): Promise<void> {
-  const secure = deps.config.tls;
+  const secure = authOptions.secureCookies;
   // The login page names the demo accounts only where they may exist (never their password).
   const demo = demoSeeding(deps.config).seed;
   const providers = deps.config.oidcProviders.map((p) => ({ id: p.id, name: p.name }));
@@ -111,7 +111,7 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
     const email = typeof b.email === 'string' ? b.email.slice(0, 254) : '';
     const password = typeof b.password === 'string' ? b.password.slice(0, 200) : '';
     const next = safeNext(b.next);
-    const cookieToken = request.cookies[LOGIN_CSRF_COOKIE];
+    const cookieToken = request.cookies[loginCsrfCookieName(secure)];
     const again = (status: number, error: string) => {
       const csrf = loginCsrfToken(request, reply, secure);
       return reply.code(status).type('text/html; charset=utf-8').send(loginPage({ csrf, next, email, error, demo, providers, password: passwordLogin }).value);
@@ -124,7 +124,7 @@ export async function accountPages(app: FastifyInstance, deps: WebDeps, authOpti
     try {
       const { token } = await signIn(deps, request, email, password);
       setSessionCookie(reply, token, authOptions);
-      reply.clearCookie(LOGIN_CSRF_COOKIE, { path: '/' });
+      reply.clearCookie(loginCsrfCookieName(secure), { path: '/', secure });
       return reply.redirect(next, 303);
     } catch (err) {
       if (err instanceof AppError && (err.status === 401 || err.status === 429)) {

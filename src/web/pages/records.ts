@@ -9,6 +9,7 @@ import { schemas, type Account, type Activity, type Contact, type Lead, type Pag
 import type { RecordRef } from '../../crm/schemas.ts';
 import { AppError, NotFoundError } from '../../shared/errors.ts';
 import { requireUser } from '../auth.ts';
+import { assertMayDelete, type RecordTable } from '../record-access.ts';
 import { html, type Html } from '../html.ts';
 import type { WebDeps } from '../index.ts';
 import { formValidator, type FieldError } from '../validation.ts';
@@ -409,6 +410,7 @@ function registerRecordPages<R extends AnyRecord>(app: FastifyInstance, deps: We
 
   app.post(`${base}/:id/delete`, { preValidation: requireUser }, async (request, reply) => {
     const record = await loadRecord((request.params as { id: string }).id);
+    await assertMayDelete(deps.store, `${spec.type}s` as RecordTable, record.id, request.auth!.user);
     await spec.remove(deps, record.id);
     return reply.redirect(base, 303);
   });
