@@ -69,15 +69,14 @@ export async function confirmOwner(deps: OwnerDeps, request: FastifyRequest, pas
  * Runs `attempt` (which checks the user's login password and throws when it is wrong) under the
  * login throttle: a stolen session cannot guess the password here faster than at the login page.
  * The attempt is counted before the hash is awaited, so concurrent guesses all meet the limit; a
- * right password clears the account's count.
+ * right password takes it back.
  */
 async function countedPasswordAttempt<T>(deps: OwnerDeps, request: FastifyRequest, field: string, attempt: () => Promise<T>): Promise<T> {
   const { email } = request.auth!.user;
-  const verdict = deps.throttle.check(email, request.ip);
-  if (!verdict.allowed) throw tooManyAttempts(verdict, field);
-  deps.throttle.failed(email, request.ip);
+  const reserved = deps.throttle.reserve(email, request.ip);
+  if (!reserved.allowed) throw tooManyAttempts(reserved, field);
   const result = await attempt();
-  deps.throttle.succeeded(email);
+  reserved.attempt.succeeded();
   return result;
 }
 
