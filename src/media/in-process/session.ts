@@ -78,7 +78,10 @@ class PlainFlow {
 
   private rankOf(address: string, port: number): SourceRank {
     if (this.sdpHost !== '' && address === this.sdpHost && port === this.sdpPort) return 2;
-    if (this.natHost !== '' && this.sdpHost !== '' && address === this.natHost) return 1;
+    // Behind NAT the SDP names another (private) address than the one the SIP came from. When
+    // both are the same there is no NAT to allow for: exact matches only (an attacker on the
+    // phone's own address, or spoofing it, must not take the line from another port).
+    if (this.natHost !== '' && this.sdpHost !== '' && this.natHost !== this.sdpHost && address === this.natHost) return 1;
     return 0;
   }
 
