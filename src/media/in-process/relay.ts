@@ -147,10 +147,12 @@ function checkRequest(callId: unknown, fromTag: unknown): void {
   if (typeof fromTag !== 'string' || fromTag === '') throw new RelayError('request without a from-tag', 500);
 }
 
-/** A signalling source must be an IP address (it is compared with packets' source addresses). */
+/**
+ * The signalling source as compared with packets' source addresses: an IP address (an IPv4-mapped
+ * IPv6 form as the IPv4 address that UDP reports). Anything else (a trunk named by host name)
+ * gives no NAT allowance: media is then taken from the SDP's exact address only.
+ */
 function checkSource(source: unknown): string | undefined {
-  if (source === undefined) return undefined;
-  if (typeof source !== 'string' || isIP(source) === 0) throw new RelayError(`signalling source ${String(source)} is not an IP address`, 500);
-  // Node reports IPv4 sources on an IPv4 socket as a.b.c.d; an IPv4-mapped IPv6 form would never match.
+  if (typeof source !== 'string' || isIP(source) === 0) return undefined;
   return source.startsWith('::ffff:') && isIP(source.slice(7)) === 4 ? source.slice(7) : source;
 }
