@@ -162,6 +162,33 @@ async function inPageOffer(): Promise<string> {
   return pc.localDescription!.sdp;
 }
 
+/** In the page: answers an offer (first time, or a re-offer) with the fake microphone. */
+async function inPageAnswer(offer: string): Promise<string> {
+  const w = window as unknown as { pc?: RTCPeerConnection };
+  if (!w.pc) {
+    const pc = (w.pc = new RTCPeerConnection());
+    pc.ontrack = (e) => {
+      const audio = document.createElement('audio');
+      audio.srcObject = new MediaStream([e.track]);
+      audio.autoplay = true;
+      document.body.append(audio);
+      void audio.play().catch(() => {});
+    };
+    await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    const mic = await navigator.mediaDevices.getUserMedia({ audio: true });
+    for (const t of mic.getTracks()) pc.addTrack(t, mic);
+  } else {
+    await w.pc.setRemoteDescription({ type: 'offer', sdp: offer });
+  }
+  const pc = w.pc;
+  await pc.setLocalDescription(await pc.createAnswer());
+  await new Promise<void>((resolve) => {
+    if (pc.iceGatheringState === 'complete') return resolve();
+    pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
+  });
+  return pc.localDescription!.sdp;
+}
+
 const loopbackOnly = (sdp: string) =>
   sdp
     .split('\r\n')
@@ -182,6 +209,10 @@ class ChromiumCaller {
       return pc.localDescription!.sdp;
     });
     return loopbackOnly(sdp);
+  }
+
+  async answer(offer: string): Promise<string> {
+    return loopbackOnly(await this.page.evaluate(inPageAnswer, offer));
   }
 
   async accept(sdp: string): Promise<void> {
@@ -250,48 +281,67 @@ describe('media relay under an RTP spray (security review #2, S2)', () => {
     site?.close();
   });
 
+  /** One relayed call under the spray: set up, checked, re-INVITEd by the side that called, checked again. */
+  async function callUnderSpray(impl: Implementation, caller: 'browser' | 'phone'): Promise<void> {
+    const relay = await impl.start();
+    const phone = await TonePhone.open();
+    const attacker = await Sprayer.open();
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(siteUrl);
+      const chromium = new ChromiumCaller(page);
+      const [min, max] = RANGES[impl.name];
+      attacker.start(min, max); // before the call exists: the ports are about to be handed out
+      const callId = `hijack-${impl.name}-${caller}-${process.pid}`;
+      const signallingSource = LOOPBACK;
+
+      if (caller === 'browser') {
+        // The browser calls the phone; the phone starts its tone as soon as it knows where to.
+        const offer = await relay.offer({ callId, fromTag: 'browser', sdp: await chromium.offer(), to: 'rtp', signallingSource });
+        phone.useRemote(offer.sdp);
+        phone.start();
+        const answer = await relay.answer({ callId, fromTag: 'browser', toTag: 'phone', sdp: phone.sdp(), signallingSource });
+        await chromium.accept(answer.sdp);
+        await expectOnlyThePhone(chromium, phone, attacker);
+
+        // A re-INVITE from the browser (same media): the relay must not open up again.
+        const reoffer = await relay.offer({ callId, fromTag: 'browser', sdp: await chromium.reoffer(), to: 'rtp', signallingSource });
+        phone.useRemote(reoffer.sdp);
+        const reanswer = await relay.answer({ callId, fromTag: 'browser', toTag: 'phone', sdp: phone.sdp(), signallingSource });
+        await chromium.accept(reanswer.sdp);
+      } else {
+        // The phone (or a trunk) calls the browser.
+        const offer = await relay.offer({ callId, fromTag: 'phone', sdp: phone.sdp(), to: 'webrtc', signallingSource });
+        const answer = await relay.answer({ callId, fromTag: 'phone', toTag: 'browser', sdp: await chromium.answer(offer.sdp), signallingSource });
+        phone.useRemote(answer.sdp);
+        phone.start();
+        await expectOnlyThePhone(chromium, phone, attacker);
+
+        // A re-INVITE from the phone (same media).
+        const reoffer = await relay.offer({ callId, fromTag: 'phone', sdp: phone.sdp(), to: 'webrtc', signallingSource });
+        const reanswer = await relay.answer({ callId, fromTag: 'phone', toTag: 'browser', sdp: await chromium.answer(reoffer.sdp), signallingSource });
+        phone.useRemote(reanswer.sdp);
+      }
+      await expectOnlyThePhone(chromium, phone, attacker);
+      await relay.delete(callId);
+    } finally {
+      attacker.close();
+      phone.close();
+      await context.close();
+      await relay.close();
+      await impl.stop();
+    }
+  }
+
   for (const impl of implementations) {
-    it.skipIf(impl.skip !== false)(
-      `${impl.name}: the attacker gets no RTP and the browser keeps playing the phone's tone, before and after a re-INVITE`,
-      async () => {
-        const relay = await impl.start();
-        const phone = await TonePhone.open();
-        const attacker = await Sprayer.open();
-        const context = await browser.newContext();
-        try {
-          const page = await context.newPage();
-          await page.goto(siteUrl);
-          const caller = new ChromiumCaller(page);
-          const [min, max] = RANGES[impl.name];
-          attacker.start(min, max); // before the call exists: the ports are about to be handed out
-          const callId = `hijack-${impl.name}-${process.pid}`;
-
-          // The browser calls the phone; the phone starts its tone as soon as it knows where to.
-          const offer = await relay.offer({ callId, fromTag: 'browser', sdp: await caller.offer(), to: 'rtp', signallingSource: LOOPBACK });
-          phone.useRemote(offer.sdp);
-          phone.start();
-          const answer = await relay.answer({ callId, fromTag: 'browser', toTag: 'phone', sdp: phone.sdp(), signallingSource: LOOPBACK });
-          await caller.accept(answer.sdp);
-          await expectOnlyThePhone(caller, phone, attacker);
-
-          // A re-INVITE from the browser (same media): the relay must not open up again.
-          const reoffer = await relay.offer({ callId, fromTag: 'browser', sdp: await caller.reoffer(), to: 'rtp', signallingSource: LOOPBACK });
-          phone.useRemote(reoffer.sdp);
-          const reanswer = await relay.answer({ callId, fromTag: 'browser', toTag: 'phone', sdp: phone.sdp(), signallingSource: LOOPBACK });
-          await caller.accept(reanswer.sdp);
-          await expectOnlyThePhone(caller, phone, attacker);
-
-          await relay.delete(callId);
-        } finally {
-          attacker.close();
-          phone.close();
-          await context.close();
-          await relay.close();
-          await impl.stop();
-        }
-      },
-      90_000,
-    );
+    for (const caller of ['browser', 'phone'] as const) {
+      it.skipIf(impl.skip !== false)(
+        `${impl.name}, the ${caller} calling: the attacker gets no RTP and the browser keeps playing the phone's tone, before and after a re-INVITE`,
+        () => callUnderSpray(impl, caller),
+        90_000,
+      );
+    }
   }
 });
 
