@@ -20,6 +20,7 @@ import { InProcessRelay, RtpengineRelay, type MediaRelay } from '../../src/media
 import { rtpengineMissing, startRtpengine, type RtpengineDaemon } from '../../src/media/rtpengine/daemon.ts';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../support/browser.ts';
 import { waitFor } from '../support/wait.ts';
+import { RtpPeer, WeriftPeer } from '../support/werift-peer.ts';
 
 const LOOPBACK = '127.0.0.1';
 const ATTACKER_SSRC = 0xa77ac4ed;
@@ -111,6 +112,18 @@ class Sprayer {
     socket.bind(0, LOOPBACK);
     await once(socket, 'listening');
     return new Sprayer(socket);
+  }
+
+  /** RTCP sender reports "from" the attacker's SSRC instead (BYE, PLI and REMB would get through alike). */
+  startRtcp(min: number, max: number): void {
+    const sr = Buffer.alloc(28);
+    sr[0] = 0x80;
+    sr[1] = 200;
+    sr.writeUInt16BE(6, 2);
+    sr.writeUInt32BE(ATTACKER_SSRC, 4);
+    this.timer = setInterval(() => {
+      for (let port = min; port <= max; port++) this.socket.send(sr, port, LOOPBACK);
+    }, 2);
   }
 
   start(min: number, max: number): void {
@@ -372,3 +385,52 @@ async function expectOnlyThePhone(caller: ChromiumCaller, phone: TonePhone, atta
   expect(phone.received - receivedBefore).toBeGreaterThan(100); // the browser's audio reached the phone
   expect(attacker.received).toBe(0);
 }
+
+describe('media relay under an RTCP spray (security review #2)', () => {
+  for (const impl of implementations) {
+    it.skipIf(impl.skip !== false)(
+      `${impl.name}: no RTCP from the attacker reaches the browser${impl.name === 'in-process' ? ", the phone's own reports do" : ''}`,
+      async () => {
+        const relay = await impl.start();
+        // werift plays the browser here: it shows every RTCP packet that reaches it.
+        const browser = new WeriftPeer(impl.name === 'rtpengine' ? { answerDtlsRole: 'server' } : {});
+        const phone = await RtpPeer.open();
+        const attacker = await Sprayer.open();
+        try {
+          const [min, max] = RANGES[impl.name];
+          attacker.startRtcp(min, max);
+          const callId = `rtcp-${impl.name}-${process.pid}`;
+          const offer = await relay.offer({ callId, fromTag: 'browser', sdp: await browser.createOffer(), to: 'rtp', signallingSource: LOOPBACK });
+          phone.useRemote(offer.sdp);
+          const answer = await relay.answer({ callId, fromTag: 'browser', toTag: 'phone', sdp: phone.sdp(), signallingSource: LOOPBACK });
+          await browser.acceptAnswer(answer.sdp);
+          await browser.connected();
+          const senders: number[] = [];
+          browser.pc.dtlsTransports[0]!.onRtcp.subscribe((rtcp) => senders.push((rtcp as { ssrc?: number }).ssrc ?? -1));
+
+          // Two seconds of a call with the phone's audio (and, every 100 ms, its sender report).
+          const before = browser.audio.received;
+          phone.startSending();
+          const reports = setInterval(() => phone.sendSenderReport(), 100);
+          try {
+            await browser.audio.waitFor(before + 100, 10_000, 'browser ← phone');
+            if (impl.name === 'in-process') await waitFor(() => senders.length > 0, { what: "the phone's sender reports at the browser" });
+          } finally {
+            clearInterval(reports);
+            phone.stopSending();
+          }
+          expect(senders).not.toContain(ATTACKER_SSRC);
+          expect(attacker.received).toBe(0);
+          await relay.delete(callId);
+        } finally {
+          attacker.close();
+          phone.close();
+          await browser.close();
+          await relay.close();
+          await impl.stop();
+        }
+      },
+      60_000,
+    );
+  }
+});
