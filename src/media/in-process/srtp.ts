@@ -19,8 +19,6 @@ export const SRTP_AES128_CM_HMAC_SHA1_32 = 0x0002;
 export const SRTP_AEAD_AES_128_GCM = 0x0007;
 export const SRTP_AEAD_AES_256_GCM = 0x0008;
 
-/** SRTP auth tag of the default profile (AES_CM_128_HMAC_SHA1_80). */
-export const SRTP_AUTH_TAG_LENGTH = 10;
 /** Spare bytes a buffer needs after an RTP packet for protectRtp(), whatever the profile (GCM's tag). */
 export const SRTP_MAX_TRAILER = 16;
 /** Spare bytes after an RTCP packet for protectRtcp(): the tag and the E‖index word. */
