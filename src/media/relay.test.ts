@@ -296,6 +296,78 @@ for (const impl of implementations) {
       expect(Date.now() - started).toBeGreaterThanOrEqual(impl.name === 'rtpengine' ? 1000 : 500);
     });
 
+    /** A UDP socket on 127.0.0.1 that sends RTP (with a given SSRC) to the relay and counts what it gets. */
+    async function rtpSender(ssrc: number) {
+      const socket = createSocket('udp4');
+      socket.bind(0, '127.0.0.1');
+      await once(socket, 'listening');
+      let received = 0;
+      let seq = 0;
+      socket.on('message', () => received++);
+      cleanups.push(() => socket.close());
+      return {
+        port: socket.address().port,
+        get received() {
+          return received;
+        },
+        send(to: number) {
+          const p = Buffer.alloc(12 + 160, 0xff);
+          p[0] = 0x80;
+          p[1] = 0; // PCMU
+          p.writeUInt16BE((seq = (seq + 1) & 0xffff), 2);
+          p.writeUInt32BE(seq * 160, 4);
+          p.writeUInt32BE(ssrc, 8);
+          socket.send(p, to, '127.0.0.1');
+        },
+      };
+    }
+
+    it.skipIf(impl.name === 'rtpengine')('behind NAT (private c= address), takes the phone\'s media from its SIP source address on another port, and sends there', async () => {
+      const { browser } = await peers();
+      const callId = newCallId();
+      cleanups.push(() => relay.delete(callId));
+      const natted = await rtpSender(0x5a5a0001);
+      const offer = await relay.offer({ callId, fromTag: 'browser-tag', sdp: await browser.createOffer(), to: 'rtp' });
+      const relayPort = Number(/^m=audio (\d+)/m.exec(offer.sdp)![1]);
+      // The phone announces its private address; its packets arrive from the NAT's public one.
+      const sdp = [
+        'v=0', 'o=phone 1 1 IN IP4 10.1.2.3', 's=-', 'c=IN IP4 10.1.2.3', 't=0 0', 'm=audio 4000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000',
+        // Its RTCP is named on loopback so that nothing is ever sent to the private address.
+        `a=rtcp:${natted.port} IN IP4 127.0.0.1`, 'a=sendrecv', 'a=ssrc:1515847681 cname:phone', '',
+      ].join('\r\n');
+      const answer = await relay.answer({ callId, fromTag: 'browser-tag', toTag: 'phone-tag', sdp, signallingSource: '127.0.0.1' });
+      await browser.acceptAnswer(answer.sdp);
+      await browser.connected();
+      const sending = setInterval(() => natted.send(relayPort), 20);
+      cleanups.push(() => clearInterval(sending));
+      await browser.audio.waitFor(10, 8000, 'browser ← phone behind NAT');
+      browser.startSending();
+      cleanups.push(() => browser.stopSending());
+      await waitFor(() => natted.received >= 10, { timeoutMs: 8000, what: 'the phone behind NAT to get the browser\'s audio' });
+    });
+
+    it.skipIf(impl.name === 'rtpengine')('follows the phone\'s stream to a new port of the same address (NAT rebinding), but not another stream', async () => {
+      const { browser, phone, callId, offer } = await browserCallsPhone();
+      const relayPort = Number(/^m=audio (\d+)/m.exec(offer)![1]);
+      await audioBothWays(browser, phone, 5);
+      // Another stream from a new port: dropped, and it gets nothing.
+      const intruder = await rtpSender(0x12345678);
+      const b0 = browser.audio.received;
+      for (let i = 0; i < 20; i++) intruder.send(relayPort);
+      browser.startSending();
+      cleanups.push(() => browser.stopSending());
+      await waitFor(() => phone.audio.received >= 40, { timeoutMs: 8000, what: 'browser audio at the phone' });
+      expect(browser.audio.received).toBe(b0);
+      expect(intruder.received).toBe(0);
+      // The phone's own stream (its SSRC) from a new port of its address: followed, both ways.
+      const rebound = await rtpSender(phone.ssrc);
+      const sending = setInterval(() => rebound.send(relayPort), 20);
+      cleanups.push(() => clearInterval(sending));
+      await browser.audio.waitFor(b0 + 10, 8000, 'browser ← phone after rebinding');
+      await waitFor(() => rebound.received >= 10, { timeoutMs: 8000, what: 'the browser\'s audio at the phone\'s new port' });
+      expect(intruder.received).toBe(0);
+    });
+
     it('frees the ports of a deleted call, and delete is idempotent', async () => {
       const { browser, phone, callId, offer } = await browserCallsPhone();
       await audioBothWays(browser, phone, 3);
