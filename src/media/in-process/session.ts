@@ -308,17 +308,21 @@ export class RelaySession {
     return ['v=0', `o=- ${this.plainSessionId} ${++this.plainVersion} IN ${ip} ${a}`, 's=-', `c=IN ${ip} ${a}`, 't=0 0'];
   }
 
-  /** What the phone's SDP says about where its media comes from (and its SIP's source, for NAT). */
-  private rememberPlainAddresses(sdp: Sdp, indexes: number[], signallingSource = ''): void {
+  /**
+   * What the phone's SDP says about where its media comes from, and its SIP's source for NAT
+   * (a re-INVITE that does not say keeps the one given before).
+   */
+  private rememberPlainAddresses(sdp: Sdp, indexes: number[], signallingSource?: string): void {
     indexes.forEach((i, j) => {
       const m = sdp.media[i]!;
       const line = this.lines[j]!;
+      const nat = signallingSource ?? line.rtp.natHost;
       const named = connectionAddress(m, sdp) ?? line.rtp.sdpHost;
       // c=0.0.0.0 is the old way to say "hold": send nothing until told otherwise.
       const host = named === '0.0.0.0' ? '' : named;
-      line.rtp.expect(host, m.port, signallingSource);
+      line.rtp.expect(host, m.port, nat);
       const rtcp = /^(\d{1,5})(?: IN IP[46] (\S+))?/.exec(attribute(m, sdp, 'rtcp') ?? '');
-      line.rtcp.expect(rtcp?.[2] ?? host, rtcp ? Number(rtcp[1]) : m.port + 1, signallingSource);
+      line.rtcp.expect(rtcp?.[2] ?? host, rtcp ? Number(rtcp[1]) : m.port + 1, nat);
     });
   }
 
@@ -395,11 +399,7 @@ export class RelaySession {
       plan.push({ line, t, dir: direction(m, answer), pairs });
     });
     if (plan.every((p) => p.pairs.length === 0)) throw new RelayError('the answer rejected every media line');
-    this.rememberPlainAddresses(
-      answer,
-      answer.media.map((_, j) => j),
-      signallingSource,
-    );
+    this.rememberPlainAddresses(answer, answer.media.map((_, j) => j), signallingSource);
 
     this.ptToLine.fill(-1);
     for (const { line, t, dir, pairs } of plan) {
