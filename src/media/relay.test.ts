@@ -296,6 +296,99 @@ for (const impl of implementations) {
       expect(Date.now() - started).toBeGreaterThanOrEqual(impl.name === 'rtpengine' ? 1000 : 500);
     });
 
+    /** A UDP socket on 127.0.0.1 that sends RTP (with a given SSRC) to the relay and counts what it gets. */
+    async function rtpSender(ssrc: number, firstSeq = 0) {
+      const socket = createSocket('udp4');
+      socket.bind(0, '127.0.0.1');
+      await once(socket, 'listening');
+      let received = 0;
+      let sent = 0;
+      let seq = firstSeq;
+      socket.on('message', () => received++);
+      cleanups.push(() => socket.close());
+      return {
+        port: socket.address().port,
+        get received() {
+          return received;
+        },
+        get seq() {
+          return seq;
+        },
+        get sent() {
+          return sent;
+        },
+        send(to: number) {
+          const p = Buffer.alloc(12 + 160, 0xff);
+          p[0] = 0x80;
+          p[1] = 0; // PCMU
+          p.writeUInt16BE((seq = (seq + 1) & 0xffff), 2);
+          p.writeUInt32BE(seq * 160, 4);
+          p.writeUInt32BE(ssrc, 8);
+          socket.send(p, to, '127.0.0.1');
+          sent++;
+        },
+      };
+    }
+
+    it.skipIf(impl.name === 'rtpengine')('behind NAT (private c= address), takes the phone\'s media from its SIP source address on another port, and sends there', async () => {
+      const { browser } = await peers();
+      const callId = newCallId();
+      cleanups.push(() => relay.delete(callId));
+      const natted = await rtpSender(0x5a5a0001);
+      const offer = await relay.offer({ callId, fromTag: 'browser-tag', sdp: await browser.createOffer(), to: 'rtp' });
+      const relayPort = Number(/^m=audio (\d+)/m.exec(offer.sdp)![1]);
+      // The phone announces its private address; its packets arrive from the NAT's public one.
+      const sdp = [
+        'v=0', 'o=phone 1 1 IN IP4 10.1.2.3', 's=-', 'c=IN IP4 10.1.2.3', 't=0 0', 'm=audio 4000 RTP/AVP 0', 'a=rtpmap:0 PCMU/8000',
+        // Its RTCP is named on loopback so that nothing is ever sent to the private address.
+        `a=rtcp:${natted.port} IN IP4 127.0.0.1`, 'a=sendrecv', 'a=ssrc:1515847681 cname:phone', '',
+      ].join('\r\n');
+      const answer = await relay.answer({ callId, fromTag: 'browser-tag', toTag: 'phone-tag', sdp, signallingSource: '127.0.0.1' });
+      await browser.acceptAnswer(answer.sdp);
+      await browser.connected();
+      const sending = setInterval(() => natted.send(relayPort), 20);
+      cleanups.push(() => clearInterval(sending));
+      await browser.audio.waitFor(10, 8000, 'browser ← phone behind NAT');
+      browser.startSending();
+      cleanups.push(() => browser.stopSending());
+      await waitFor(() => natted.received >= 10, { timeoutMs: 8000, what: 'the phone behind NAT to get the browser\'s audio' });
+    });
+
+    it.skipIf(impl.name === 'rtpengine')('follows the phone\'s stream to a new port of the same address (NAT rebinding), but not another stream', async () => {
+      const { browser } = await peers();
+      const callId = newCallId();
+      cleanups.push(() => relay.delete(callId));
+      const SSRC = 0x0c0c0c0c;
+      const phone = await rtpSender(SSRC, 30_000);
+      const offer = await relay.offer({ callId, fromTag: 'browser-tag', sdp: await browser.createOffer(), to: 'rtp' });
+      const relayPort = Number(/^m=audio (\d+)/m.exec(offer.sdp)![1]);
+      const sdp = ['v=0', 'o=phone 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${phone.port} RTP/AVP 0`, 'a=rtpmap:0 PCMU/8000', 'a=sendrecv', `a=ssrc:${SSRC} cname:phone`, ''].join('\r\n');
+      const answer = await relay.answer({ callId, fromTag: 'browser-tag', toTag: 'phone-tag', sdp, signallingSource: '127.0.0.1' });
+      await browser.acceptAnswer(answer.sdp);
+      await browser.connected();
+      const talking = setInterval(() => phone.send(relayPort), 20);
+      await browser.audio.waitFor(5, 8000, 'browser ← phone').finally(() => clearInterval(talking));
+      await browser.audio.waitFor(phone.sent, 8000, 'the last of the phone\'s packets');
+
+      // Another stream from a new port of the same address: dropped, and it gets nothing.
+      const intruder = await rtpSender(0x12345678);
+      const b0 = browser.audio.received;
+      for (let i = 0; i < 20; i++) intruder.send(relayPort);
+      browser.startSending();
+      cleanups.push(() => browser.stopSending());
+      await waitFor(() => phone.received >= 20, { timeoutMs: 8000, what: 'browser audio at the phone' });
+      expect(browser.audio.received).toBe(b0);
+      expect(intruder.received).toBe(0);
+
+      // The phone's own stream (its SSRC, its sequence) from a new port: followed, both ways.
+      const rebound = await rtpSender(SSRC, phone.seq);
+      const sending = setInterval(() => rebound.send(relayPort), 20);
+      cleanups.push(() => clearInterval(sending));
+      await browser.audio.waitFor(b0 + 10, 8000, 'browser ← phone after rebinding');
+      await waitFor(() => rebound.received >= 10, { timeoutMs: 8000, what: 'the browser\'s audio at the phone\'s new port' });
+      expect(intruder.received).toBe(0);
+    });
+
     it('frees the ports of a deleted call, and delete is idempotent', async () => {
       const { browser, phone, callId, offer } = await browserCallsPhone();
       await audioBothWays(browser, phone, 3);

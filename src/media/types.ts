@@ -23,6 +23,13 @@ export interface RelayOffer {
   sdp: string;
   /** What the other side speaks: the SDP returned is for it. */
   to: MediaProfile;
+  /**
+   * The IP address the offerer's SIP request came from (its UDP source, or its TCP/TLS peer).
+   * For a plain (phone or trunk) offerer the relay also takes its media from this address, on any
+   * port: a phone behind NAT announces a private address in its SDP. Without it, media is taken
+   * only from the exact address and port the SDP names.
+   */
+  signallingSource?: string;
 }
 
 export interface RelayAnswer {
@@ -33,6 +40,8 @@ export interface RelayAnswer {
   toTag: string;
   /** The answerer's SDP (in the profile `offer()` was asked for). */
   sdp: string;
+  /** The IP address the answerer's SIP response came from (see RelayOffer.signallingSource). */
+  signallingSource?: string;
 }
 
 export interface RelayedSdp {

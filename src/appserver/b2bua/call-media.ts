@@ -32,6 +32,8 @@ export class CallMedia {
     /** The caller's offer and what it speaks. */
     private readonly offer: Buffer | undefined,
     readonly callerProfile: MediaProfile | undefined,
+    /** The caller's SIP source address: the relay allows for NAT with it (RelayOffer.signallingSource). */
+    private readonly callerSource?: string,
   ) {}
 
   /**
@@ -48,30 +50,30 @@ export class CallMedia {
     let converted = this.offers.get(target);
     if (!converted) {
       this.relayed = true;
-      converted = this.relay!.offer({ callId: this.callId, fromTag: 'a', sdp: this.offer.toString('utf8'), to: target }).then((r) => Buffer.from(r.sdp));
+      converted = this.relay!.offer({ callId: this.callId, fromTag: 'a', sdp: this.offer.toString('utf8'), to: target, signallingSource: this.callerSource }).then((r) => Buffer.from(r.sdp));
       this.offers.set(target, converted);
     }
     return converted;
   }
 
-  /** The answering device's SDP as the caller must receive it. */
-  async answerFor(deviceTag: string, deviceProfile: MediaProfile, sdp: Buffer): Promise<Buffer> {
+  /** The answering device's SDP as the caller must receive it (`deviceSource`: its SIP address, for NAT). */
+  async answerFor(deviceTag: string, deviceProfile: MediaProfile, sdp: Buffer, deviceSource?: string): Promise<Buffer> {
     if (!this.needsRelay(deviceProfile) || sdp.length === 0) return sdp;
-    const r = await this.relay!.answer({ callId: this.callId, fromTag: 'a', toTag: deviceTag, sdp: sdp.toString('utf8') });
+    const r = await this.relay!.answer({ callId: this.callId, fromTag: 'a', toTag: deviceTag, sdp: sdp.toString('utf8'), signallingSource: deviceSource });
     return Buffer.from(r.sdp);
   }
 
   /** A re-INVITE's offer from one side, for the other (`fromTag` is 'a' or the device's tag). */
-  async reoffer(fromTag: string, sdp: Buffer, to: MediaProfile): Promise<Buffer> {
+  async reoffer(fromTag: string, sdp: Buffer, to: MediaProfile, source?: string): Promise<Buffer> {
     if (!this.relayed || sdp.length === 0) return sdp;
-    const r = await this.relay!.offer({ callId: this.callId, fromTag, sdp: sdp.toString('utf8'), to });
+    const r = await this.relay!.offer({ callId: this.callId, fromTag, sdp: sdp.toString('utf8'), to, signallingSource: source });
     return Buffer.from(r.sdp);
   }
 
   /** The answer to a re-INVITE, for its offerer. */
-  async reanswer(fromTag: string, toTag: string, sdp: Buffer): Promise<Buffer> {
+  async reanswer(fromTag: string, toTag: string, sdp: Buffer, source?: string): Promise<Buffer> {
     if (!this.relayed || sdp.length === 0) return sdp;
-    const r = await this.relay!.answer({ callId: this.callId, fromTag, toTag, sdp: sdp.toString('utf8') });
+    const r = await this.relay!.answer({ callId: this.callId, fromTag, toTag, sdp: sdp.toString('utf8'), signallingSource: source });
     return Buffer.from(r.sdp);
   }
 

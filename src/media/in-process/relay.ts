@@ -71,7 +71,8 @@ export class InProcessRelay implements MediaRelay {
     }
     const s = session;
     try {
-      return { sdp: await this.serialise(s, () => s.offer(request.fromTag, request.sdp, request.to)) };
+      const source = checkSource(request.signallingSource);
+      return { sdp: await this.serialise(s, () => s.offer(request.fromTag, request.sdp, request.to, source)) };
     } catch (e) {
       // A first offer that failed leaves nothing behind.
       if (!s.answered) await this.delete(request.callId);
@@ -85,7 +86,8 @@ export class InProcessRelay implements MediaRelay {
     if (typeof request.toTag !== 'string' || request.toTag === '') throw new RelayError('answer without a to-tag', 500);
     const s = this.sessions.get(request.callId);
     if (!s) throw new RelayError(`no media session for call ${request.callId}`, 500);
-    return { sdp: await this.serialise(s, () => s.answer(request.fromTag, request.toTag, request.sdp)) };
+    const source = checkSource(request.signallingSource);
+    return { sdp: await this.serialise(s, () => s.answer(request.fromTag, request.toTag, request.sdp, source)) };
   }
 
   async delete(callId: string): Promise<void> {
@@ -143,4 +145,14 @@ export class InProcessRelay implements MediaRelay {
 function checkRequest(callId: unknown, fromTag: unknown): void {
   if (typeof callId !== 'string' || callId === '') throw new RelayError('request without a call id', 500);
   if (typeof fromTag !== 'string' || fromTag === '') throw new RelayError('request without a from-tag', 500);
+}
+
+/**
+ * The signalling source as compared with packets' source addresses: an IP address (an IPv4-mapped
+ * IPv6 form as the IPv4 address that UDP reports). Anything else (a trunk named by host name)
+ * gives no NAT allowance: media is then taken from the SDP's exact address only.
+ */
+function checkSource(source: unknown): string | undefined {
+  if (typeof source !== 'string' || isIP(source) === 0) return undefined;
+  return source.startsWith('::ffff:') && isIP(source.slice(7)) === 4 ? source.slice(7) : source;
 }

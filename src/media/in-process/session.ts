@@ -34,17 +34,90 @@ import {
 import { RelayError, type MediaProfile, type RelayLegStats } from '../types.ts';
 import type { PortPair, PortPool } from './ports.ts';
 import { ReceiveStats, RttProbe } from './rtp-stats.ts';
+import { SRTCP_MAX_TRAILER, SRTP_MAX_TRAILER } from './srtp.ts';
 import { WebRtcLeg, type WebRtcLegOptions } from './webrtc-leg.ts';
+
+/**
+ * How well a packet's source matches what signalling said about the plain side (security review
+ * #2: the relay's ports face the internet, so "the first packet wins" lets anyone take a call).
+ * 0: not at all (dropped); 1: from the address the phone's SIP messages came from, any port (a
+ * phone behind NAT announces its private address); 2: exactly the address and port of its SDP.
+ */
+type SourceRank = 0 | 1 | 2;
+
+/**
+ * Where one plain-side flow (RTP or RTCP of a line) is expected from, and where it goes. Before
+ * a packet has latched it, packets go to the SDP's address; after, to the latched source
+ * (symmetric RTP, which is what gets through NAT).
+ */
+class PlainFlow {
+  /** What the SDP named ('' for none yet, or c=0.0.0.0 on hold: send nothing). */
+  sdpHost = '';
+  sdpPort = 0;
+  /** The plain side's SIP signalling source address, for NAT ('' when not known). */
+  natHost = '';
+  /** The latched source; rank 0 while nothing has latched. */
+  host = '';
+  port = 0;
+  rank: SourceRank = 0;
+  /** The SSRC last seen from the latched source (RTP: its stream; RTCP: the sender's). */
+  ssrc = -1;
+
+  /** Takes new expectations from an SDP; a different address forgets the latch. */
+  expect(host: string, port: number, natHost: string): void {
+    if (host !== this.sdpHost || port !== this.sdpPort || natHost !== this.natHost) {
+      this.rank = 0;
+      this.host = '';
+      this.port = 0;
+      this.ssrc = -1;
+    }
+    this.sdpHost = host;
+    this.sdpPort = port;
+    this.natHost = natHost;
+  }
+
+  private rankOf(address: string, port: number): SourceRank {
+    if (this.sdpHost !== '' && address === this.sdpHost && port === this.sdpPort) return 2;
+    // Behind NAT the SDP names another (private) address than the one the SIP came from. When
+    // both are the same there is no NAT to allow for: exact matches only (an attacker on the
+    // phone's own address, or spoofing it, must not take the line from another port).
+    if (this.natHost !== '' && this.sdpHost !== '' && this.natHost !== this.sdpHost && address === this.natHost) return 1;
+    return 0;
+  }
+
+  /**
+   * Whether a packet from a source other than the latched one may be taken (and latches it):
+   * the first packet from a source signalling names; an exact SDP match over a NAT guess; the
+   * same stream (SSRC) from the same address on a new port (a NAT rebinding). Never anyone else.
+   */
+  accept(address: string, port: number, ssrc: number, alsoExact?: PlainFlow): boolean {
+    let rank = this.rankOf(address, port);
+    // RTCP may come from the very source the line's RTP latched to (a phone with one socket).
+    if (alsoExact && alsoExact.rank > 0 && address === alsoExact.host && port === alsoExact.port) rank = Math.max(rank, alsoExact.rank) as SourceRank;
+    const rebinding = this.rank > 0 && ssrc === this.ssrc && address === this.host;
+    if (rank <= this.rank && !rebinding) return false;
+    this.host = address;
+    this.port = port;
+    this.rank = rebinding ? this.rank : rank;
+    this.ssrc = ssrc;
+    return true;
+  }
+
+  /** Where to send: the latched source, else what the SDP named. */
+  get toHost(): string {
+    return this.rank > 0 ? this.host : this.sdpHost;
+  }
+
+  get toPort(): number {
+    return this.rank > 0 ? this.port : this.sdpPort;
+  }
+}
 
 /** One bridged media line. */
 class MediaLine {
-  /** Where the phone sends from / wants to receive; latched to the first packet's source. */
-  plainHost = '';
-  plainPort = 0;
-  plainRtcpHost = '';
-  plainRtcpPort = 0;
-  latched = false;
-  rtcpLatched = false;
+  /** The phone's RTP and RTCP: where they may come from and where they go. */
+  readonly rtp = new PlainFlow();
+  readonly rtcp = new PlainFlow();
   /** Payload type as received from one side → as the other side declared it. */
   readonly toPlainPt = identityPt();
   readonly toWebRtcPt = identityPt();
@@ -143,7 +216,11 @@ export class RelaySession {
 
   // ------------------------------------------------------------------ offer
 
-  async offer(fromTag: string, text: string, to: MediaProfile): Promise<string> {
+  /**
+   * `signallingSource`: the address the offerer's SIP came from; for a plain offerer, its media
+   * is also taken from that address (any port), for phones behind NAT.
+   */
+  async offer(fromTag: string, text: string, to: MediaProfile, signallingSource?: string): Promise<string> {
     const sdp = parseSdp(text);
     const from: MediaProfile = to === 'rtp' ? 'webrtc' : 'rtp';
     if (this.answered) {
@@ -164,11 +241,8 @@ export class RelaySession {
     }
 
     if (this.lines.length === 0) await this.allocate(offerIndex.map((i) => sdp.media[i]!.kind));
-    this.lines.forEach((line, j) => {
-      line.offered = codecs[j]!;
-      line.latched = false;
-      line.rtcpLatched = false;
-    });
+    // A re-offer keeps each line's latch unless the plain side's SDP moves it (PlainFlow.expect).
+    this.lines.forEach((line, j) => (line.offered = codecs[j]!));
     this.webrtc ??= this.createWebRtcLeg();
 
     let produced: Sdp;
@@ -176,7 +250,7 @@ export class RelaySession {
       await this.setRemote({ type: 'offer', sdp: text });
       produced = this.plainOffer(sdp, offerIndex);
     } else {
-      this.rememberPlainAddresses(sdp, offerIndex);
+      this.rememberPlainAddresses(sdp, offerIndex, signallingSource);
       produced = await this.webrtcOffer(sdp, offerIndex);
     }
     this.pending = { from, fromTag, sdp, offerIndex, produced };
@@ -234,17 +308,21 @@ export class RelaySession {
     return ['v=0', `o=- ${this.plainSessionId} ${++this.plainVersion} IN ${ip} ${a}`, 's=-', `c=IN ${ip} ${a}`, 't=0 0'];
   }
 
-  private rememberPlainAddresses(sdp: Sdp, indexes: number[]): void {
+  /**
+   * What the phone's SDP says about where its media comes from, and its SIP's source for NAT
+   * (a re-INVITE that does not say keeps the one given before).
+   */
+  private rememberPlainAddresses(sdp: Sdp, indexes: number[], signallingSource?: string): void {
     indexes.forEach((i, j) => {
       const m = sdp.media[i]!;
       const line = this.lines[j]!;
-      const host = connectionAddress(m, sdp) ?? line.plainHost;
+      const nat = signallingSource ?? line.rtp.natHost;
+      const named = connectionAddress(m, sdp) ?? line.rtp.sdpHost;
       // c=0.0.0.0 is the old way to say "hold": send nothing until told otherwise.
-      line.plainHost = host === '0.0.0.0' ? '' : host;
-      line.plainPort = m.port;
+      const host = named === '0.0.0.0' ? '' : named;
+      line.rtp.expect(host, m.port, nat);
       const rtcp = /^(\d{1,5})(?: IN IP[46] (\S+))?/.exec(attribute(m, sdp, 'rtcp') ?? '');
-      line.plainRtcpPort = rtcp ? Number(rtcp[1]) : m.port + 1;
-      line.plainRtcpHost = rtcp?.[2] ?? line.plainHost;
+      line.rtcp.expect(rtcp?.[2] ?? host, rtcp ? Number(rtcp[1]) : m.port + 1, nat);
     });
   }
 
@@ -270,7 +348,8 @@ export class RelaySession {
 
   // ------------------------------------------------------------------ answer
 
-  async answer(fromTag: string, toTag: string, text: string): Promise<string> {
+  /** `signallingSource`: the address the answerer's SIP came from (see offer()). */
+  async answer(fromTag: string, toTag: string, text: string, signallingSource?: string): Promise<string> {
     const pending = this.pending;
     if (!pending) throw new RelayError(`no offer is waiting for an answer in call ${this.callId}`, 500);
     if (pending.fromTag !== fromTag) throw new RelayError(`answer for tag ${fromTag}, but the offer came from ${pending.fromTag}`, 500);
@@ -278,7 +357,7 @@ export class RelaySession {
     if (sdp.media.length !== pending.produced.media.length) {
       throw new RelayError(`the answer has ${sdp.media.length} media lines for an offer of ${pending.produced.media.length}`);
     }
-    const result = pending.from === 'webrtc' ? await this.answerToWebRtc(pending, sdp) : await this.answerToPlain(pending, sdp, text);
+    const result = pending.from === 'webrtc' ? await this.answerToWebRtc(pending, sdp, signallingSource) : await this.answerToPlain(pending, sdp, text);
     if (pending.from === 'webrtc') {
       this.webrtcTag = fromTag;
       this.plainTag = toTag;
@@ -286,11 +365,8 @@ export class RelaySession {
       this.plainTag = fromTag;
       this.webrtcTag = toTag;
     }
-    // Latch anew: before the answer, early media from another fork may have reached the port.
-    for (const l of this.lines) {
-      l.latched = false;
-      l.rtcpLatched = false;
-    }
+    // No latching anew here: packets latch only from the source the answerer's SDP names, so
+    // early media from another fork (or anyone else) never took the line.
     this.pending = undefined;
     this.answered = true;
     // Media may pause across a renegotiation: give both sides a fresh media timeout.
@@ -303,7 +379,7 @@ export class RelaySession {
   }
 
   /** The phone answered a browser's offer: returns the WebRTC answer for the browser. */
-  private async answerToWebRtc(pending: PendingOffer, answer: Sdp): Promise<string> {
+  private async answerToWebRtc(pending: PendingOffer, answer: Sdp, signallingSource?: string): Promise<string> {
     const pc = this.webrtc!.pc;
     const transceivers = pc.getTransceivers();
     const plan: { line: MediaLine; t: RTCRtpTransceiver; dir: Direction; pairs: ReturnType<typeof pairAnswer> }[] = [];
@@ -323,7 +399,7 @@ export class RelaySession {
       plan.push({ line, t, dir: direction(m, answer), pairs });
     });
     if (plan.every((p) => p.pairs.length === 0)) throw new RelayError('the answer rejected every media line');
-    this.rememberPlainAddresses(answer, answer.media.map((_, j) => j));
+    this.rememberPlainAddresses(answer, answer.media.map((_, j) => j), signallingSource);
 
     this.ptToLine.fill(-1);
     for (const { line, t, dir, pairs } of plan) {
@@ -396,13 +472,12 @@ export class RelaySession {
   private fromPlainRtp(line: MediaLine, msg: Buffer, rinfo: RemoteInfo): void {
     const len = msg.length;
     if (len < 12 || msg[0]! >> 6 !== 2) return;
-    if (!line.latched) {
-      line.latched = true;
-      line.plainHost = rinfo.address;
-      line.plainPort = rinfo.port;
-    } else if (rinfo.port !== line.plainPort || rinfo.address !== line.plainHost) return;
-    const pt = msg[1]! & 0x7f;
     const ssrc = msg.readUInt32BE(8);
+    const flow = line.rtp;
+    // Only from the latched source, or a source signalling names (PlainFlow.accept).
+    if (rinfo.port === flow.port && rinfo.address === flow.host && flow.rank > 0) flow.ssrc = ssrc;
+    else if (!flow.accept(rinfo.address, rinfo.port, ssrc)) return;
+    const pt = msg[1]! & 0x7f;
     const seq = (msg[2]! << 8) | msg[3]!;
     const ts = msg.readUInt32BE(4);
     line.fromPlain.onPacket(ssrc, seq, ts, line.clockFromPlain[pt]!, performance.now());
@@ -416,7 +491,7 @@ export class RelaySession {
       }
       line.inSsrc = ssrc;
     }
-    const out = Buffer.allocUnsafe(len + 10);
+    const out = Buffer.allocUnsafe(len + SRTP_MAX_TRAILER);
     msg.copy(out, 0, 0, len);
     out[1] = (msg[1]! & 0x80) | line.toWebRtcPt[pt]!;
     const outSeq = (seq + line.seqDelta) & 0xffff;
@@ -441,9 +516,11 @@ export class RelaySession {
     const ssrc = buf.readUInt32BE(8);
     line.webRtcSsrc = ssrc;
     line.fromWebRtc.onPacket(ssrc, (buf[2]! << 8) | buf[3]!, buf.readUInt32BE(4), line.clockFromWebRtc[pt]!, performance.now());
-    if (!line.plainPort || !line.plainHost || !line.enabled) return;
+    const host = line.rtp.toHost;
+    const port = line.rtp.toPort;
+    if (!port || !host || !line.enabled) return;
     buf[1] = (buf[1]! & 0x80) | line.toPlainPt[pt]!;
-    line.ports.rtp.send(buf, 0, len, line.plainPort, line.plainHost);
+    line.ports.rtp.send(buf, 0, len, port, host);
     line.fromPlain.packetsSent++;
   };
 
@@ -451,14 +528,14 @@ export class RelaySession {
 
   private fromPlainRtcp(line: MediaLine, msg: Buffer, rinfo: RemoteInfo): void {
     if (msg.length < 8 || msg[0]! >> 6 !== 2) return;
-    if (!line.rtcpLatched) {
-      line.rtcpLatched = true;
-      line.plainRtcpHost = rinfo.address;
-      line.plainRtcpPort = rinfo.port;
-    }
+    // The same rule as RTP: RTCP (BYE, PLI/FIR, REMB …) only from where signalling says.
+    const sender = msg.readUInt32BE(4);
+    const flow = line.rtcp;
+    if (rinfo.port === flow.port && rinfo.address === flow.host && flow.rank > 0) flow.ssrc = sender;
+    else if (!flow.accept(rinfo.address, rinfo.port, sender, line.rtp)) return;
     const webrtc = this.webrtc;
     if (!webrtc?.ready) return;
-    const out = Buffer.alloc(msg.length + 14);
+    const out = Buffer.alloc(msg.length + SRTCP_MAX_TRAILER);
     msg.copy(out);
     const now = performance.now();
     forEachRtcp(out, msg.length, (type, off, end) => {
@@ -496,8 +573,8 @@ export class RelaySession {
       }
     });
     line ??= this.lines[0];
-    if (!line || !line.plainRtcpHost || !line.plainRtcpPort) return;
-    line.ports.rtcp.send(buf, 0, len, line.plainRtcpPort, line.plainRtcpHost);
+    if (!line || !line.rtcp.toHost || !line.rtcp.toPort) return;
+    line.ports.rtcp.send(buf, 0, len, line.rtcp.toPort, line.rtcp.toHost);
   }
 
   // ------------------------------------------------------------------ figures, end

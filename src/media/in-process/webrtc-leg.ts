@@ -3,11 +3,12 @@
  * handshake and its fingerprint check), the relay does the data plane.
  *
  * Why split it: werift's own media path builds objects for every packet (RtpPacket, header
- * extensions, a cipher and an HMAC per packet, NACK and stats bookkeeping, RTCP timers per
- * track); the notes measured a relay built on it at ~60 % of a core for 50 calls with 55 ms p99
+ * extensions, buffer concatenations, NACK and stats bookkeeping, RTCP timers per track); the
+ * notes measured a relay built on it at ~60 % of a core for 50 calls with 55 ms p99
  * added latency. Once DTLS has agreed the SRTP keys, werift's `startSrtp` is replaced (only for the
  * relay's own peer connections, marked with `FAST_PATH` in their configuration) by a hand-over of
- * the keys and the ICE connection: packets then go socket → decrypt in place → forward, and back.
+ * the keys and the ICE connection: packets then go socket → decrypt in place (srtp.ts, OpenSSL
+ * through node:crypto, with a replay window) → forward, and back.
  * ICE consent (STUN) and DTLS alerts still reach werift, which still reports failure and close.
  */
 import type { Socket } from 'node:dgram';
@@ -195,7 +196,7 @@ export class WebRtcLeg {
     return true;
   }
 
-  /** Encrypts and sends RTP in buf[0, len); buf must have 10 spare bytes. */
+  /** Encrypts and sends RTP in buf[0, len); buf must have SRTP_MAX_TRAILER spare bytes. */
   sendRtp(buf: Buffer, len: number): boolean {
     if (!this.srtpOut || this.closed) return false;
     if (this.connection!.nominated !== this.sentVia && !this.refreshRoute()) return false;
@@ -206,7 +207,7 @@ export class WebRtcLeg {
     return true;
   }
 
-  /** Encrypts and sends an RTCP compound packet in buf[0, len); buf must have 14 spare bytes. */
+  /** Encrypts and sends an RTCP compound packet in buf[0, len); buf must have SRTCP_MAX_TRAILER spare bytes. */
   sendRtcp(buf: Buffer, len: number): void {
     if (!this.srtpOut || this.closed) return;
     if (this.connection!.nominated !== this.sentVia && !this.refreshRoute()) return;

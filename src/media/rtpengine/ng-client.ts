@@ -3,10 +3,16 @@
  * `<cookie> <bencoded dict>` with `result: ok | pong | error` (and `error-reason`). A lost datagram
  * is retried with the same cookie, which rtpengine recognises and answers from its cache, so a
  * retried offer never creates a second session.
+ *
+ * Replies are taken only from rtpengine's own address and port (security review #26): the
+ * socket is connected to it, so the kernel drops datagrams from anyone else, and each reply's
+ * source is checked again. Otherwise anyone who guessed a cookie could answer an offer with SDP
+ * that points a call's media at themselves.
  */
 import { randomBytes } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { decode, encode, type BencodeValue } from './bencode.ts';
 
 export type NgDict = { [key: string]: BencodeValue };
@@ -38,6 +44,8 @@ export class NgClient {
   private readonly port: number;
   private readonly pending = new Map<string, (reply: NgDict) => void>();
   private readonly prefix = randomBytes(4).toString('hex');
+  /** rtpengine's address and port as the connected socket resolved them. */
+  private peer?: AddressInfo;
   private seq = 0;
 
   constructor(private readonly options: NgClientOptions) {
@@ -51,17 +59,21 @@ export class NgClient {
     if (this.socket) return Promise.resolve(this.socket);
     this.opening ??= (async () => {
       const socket = createSocket(this.host.includes(':') ? 'udp6' : 'udp4');
-      socket.on('message', (msg) => this.receive(msg));
+      socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
       socket.on('error', () => {});
       socket.bind(0, this.host.includes(':') ? '::' : this.host === '127.0.0.1' || this.host === 'localhost' ? '127.0.0.1' : undefined);
       await once(socket, 'listening');
+      socket.connect(this.port, this.host);
+      await once(socket, 'connect');
+      this.peer = socket.remoteAddress();
       this.socket = socket;
       return socket;
     })();
     return this.opening;
   }
 
-  private receive(msg: Buffer): void {
+  private receive(msg: Buffer, from: RemoteInfo): void {
+    if (!this.peer || from.address !== this.peer.address || from.port !== this.peer.port) return;
     const space = msg.indexOf(0x20);
     if (space <= 0) return;
     const cookie = msg.toString('latin1', 0, space);
@@ -92,7 +104,7 @@ export class NgClient {
             reject(new NgError(`rtpengine at ${this.options.address} did not answer ${command} (${attempts} tries, ${timeoutMs} ms each)`, false));
             return;
           }
-          socket.send(datagram, this.port, this.host);
+          socket.send(datagram);
           timer = setTimeout(attempt, timeoutMs);
         };
         this.pending.set(cookie, (r) => {
@@ -111,6 +123,7 @@ export class NgClient {
   close(): void {
     this.socket?.close();
     this.socket = undefined;
+    this.peer = undefined;
     this.opening = undefined;
   }
 }

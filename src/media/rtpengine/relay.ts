@@ -11,7 +11,16 @@
  * | offer, phone → browser | browser | UDP/TLS/RTP/SAVPF | force | offer, require | SDES off (DTLS actpass) |
  * | answer, browser → phone | phone | RTP/AVP | remove | demux | — |
  *
- * plus `replace: [origin, session-connection]` so the SDP names rtpengine, not the far end.
+ * plus `replace: [origin, session-connection]` so the SDP names rtpengine, not the far end, and,
+ * with the plain side's SDP, the media source rules of the in-process relay (security review #2,
+ * S2): `strict-source` (packets from any other source than the endpoint are dropped, RTCP
+ * included), no endpoint learning (`endpoint-learning-off`: the endpoint is what the SDP says;
+ * rtpengine otherwise learns it from whoever sends first, and keeps forwarding anyone's packets
+ * on a stream the phone never sends on, such as its RTCP) and no `media-handover` (which would
+ * follow any new source). A plain side behind NAT (a private c= address, signalled from a public
+ * one) gets `SIP-source-address` with `received-from` (its media address is the signalling
+ * source) and heuristic learning (the signalling address on any port wins over other sources).
+ * Not on the WebRTC side: its endpoint is what ICE selected, and DTLS-SRTP authenticates it.
  *
  * DTLS active in the answer to a browser (the notes had passive, which Chromium accepts too):
  * RFC 5763 §5 says the answerer SHOULD take the active role, and with rtpengine as the DTLS client
@@ -21,9 +30,10 @@
  * Before rtpengine sees an SDP, the same checks as the in-process relay run (offer-checks.ts) and
  * codecs the relay does not bridge are stripped, so rtpengine never needs to transcode.
  */
+import { isIP } from 'node:net';
 import { describeCodecs, isMainCodec, pairAnswer } from '../codecs.ts';
 import { bridgedLines, keepOnlyBridged, type BridgedLine } from '../offer-checks.ts';
-import { direction, parseSdp, rtpMaps, sends, writeSdp, type Sdp } from '../sdp.ts';
+import { connectionAddress, direction, parseSdp, rtpMaps, sends, writeSdp, type Sdp } from '../sdp.ts';
 import { RelayError, type MediaProfile, type MediaRelay, type RelayAnswer, type RelayedSdp, type RelayLegStats, type RelayOffer } from '../types.ts';
 import type { BencodeValue } from './bencode.ts';
 import { NgClient, NgError, type NgDict } from './ng-client.ts';
@@ -54,6 +64,11 @@ interface Call {
 /** Packet rate above which a side's stream is media and not just its RTCP. */
 const MEDIA_PACKETS_PER_S = 5;
 
+/** Where the plain side's media may come from (see above), as rtpengine 10.5 reads them. */
+const SOURCE_FLAGS: NgDict = {
+  flags: ['strict-source', 'endpoint-learning-off'],
+};
+
 const FLAGS_TO_RTP: NgDict = {
   'transport-protocol': 'RTP/AVP',
   ICE: 'remove',
@@ -61,6 +76,7 @@ const FLAGS_TO_RTP: NgDict = {
   replace: ['origin', 'session-connection'],
 };
 const FLAGS_TO_WEBRTC_ANSWER: NgDict = {
+  ...SOURCE_FLAGS,
   'transport-protocol': 'UDP/TLS/RTP/SAVPF',
   ICE: 'force',
   'rtcp-mux': ['require'],
@@ -69,6 +85,7 @@ const FLAGS_TO_WEBRTC_ANSWER: NgDict = {
   replace: ['origin', 'session-connection'],
 };
 const FLAGS_TO_WEBRTC_OFFER: NgDict = {
+  ...SOURCE_FLAGS,
   'transport-protocol': 'UDP/TLS/RTP/SAVPF',
   ICE: 'force',
   'rtcp-mux': ['offer', 'require'],
@@ -108,7 +125,8 @@ export class RtpengineRelay implements MediaRelay {
       const expected = from === 'webrtc' ? existing.webrtcTag : existing.plainTag;
       if (fromTag !== expected) throw new RelayError(`re-offer from tag ${fromTag} as ${from}, but the ${from} side of this call is ${expected ?? 'unknown'}`);
     }
-    const flags = to === 'rtp' ? FLAGS_TO_RTP : FLAGS_TO_WEBRTC_OFFER;
+    // The offerer is the plain side when the SDP goes to a browser.
+    const flags = to === 'rtp' ? FLAGS_TO_RTP : withNat(FLAGS_TO_WEBRTC_OFFER, sdp, request.signallingSource);
     const reply = await this.ng('offer', { ...flags, 'call-id': callId, 'from-tag': fromTag, sdp: writeSdp(keepOnlyBridged(sdp, lines)) });
     const call: Call = existing ?? { answered: false, sends: new Map(), negotiatedAt: Date.now(), timedOut: false, seen: new Map() };
     call.pending = { fromTag, from, lines, sdp };
@@ -135,7 +153,8 @@ export class RtpengineRelay implements MediaRelay {
         throw new RelayError(`the answer's m=${sdp.media[a.index]!.kind} chose no offered codec (offered ${describeCodecs(offered)})`);
       }
     }
-    const flags = from === 'webrtc' ? FLAGS_TO_WEBRTC_ANSWER : FLAGS_TO_RTP;
+    // The answerer is the plain side when the offer came from a browser.
+    const flags = from === 'webrtc' ? withNat(FLAGS_TO_WEBRTC_ANSWER, sdp, request.signallingSource) : FLAGS_TO_RTP;
     const reply = await this.ng('answer', { ...flags, 'call-id': callId, 'from-tag': fromTag, 'to-tag': toTag, sdp: writeSdp(sdp) });
     if (from === 'webrtc') {
       call.webrtcTag = fromTag;
@@ -267,6 +286,31 @@ export class RtpengineRelay implements MediaRelay {
   private assertOpen(): void {
     if (this.closed) throw new RelayError('media relay is closed', 503);
   }
+}
+
+/**
+ * The flags for a plain side's SDP, plus (behind NAT) "take the media address from the
+ * signalling source": when its SDP names a private address and its SIP came from another one.
+ */
+function withNat(flags: NgDict, sdp: Sdp, signallingSource: string | undefined): NgDict {
+  if (!signallingSource || isIP(signallingSource) === 0) return flags;
+  const named = sdp.media.map((m) => connectionAddress(m, sdp)).filter((a): a is string => !!a);
+  if (!named.some((a) => a !== signallingSource && isPrivateAddress(a))) return flags;
+  return {
+    ...flags,
+    flags: ['strict-source', 'endpoint-learning-heuristic', 'SIP-source-address'],
+    'received-from': [isIP(signallingSource) === 6 ? 'IP6' : 'IP4', signallingSource],
+  };
+}
+
+/** Addresses that cannot be reached from the internet: an SDP naming one is behind NAT. */
+function isPrivateAddress(address: string): boolean {
+  const v4 = /^(\d+)\.(\d+)\.\d+\.\d+$/.exec(address);
+  if (v4) {
+    const [a, b] = [Number(v4[1]), Number(v4[2])];
+    return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254);
+  }
+  return /^f[cd]|^fe[89ab]/i.test(address);
 }
 
 function sdpOf(reply: NgDict): string {
