@@ -539,7 +539,8 @@ export class AppServer implements TransactionUser {
   private async setup(transaction: InviteServerTransaction, caller: Caller, route: Exclude<Route, { kind: 'reject' }>, id: string): Promise<CallSetup> {
     const { request } = transaction;
     const offer = sdpOf(request);
-    const media = new CallMedia(this.deps.relay, id, offer, sdpProfile(offer));
+    // The caller's SIP source: a phone behind NAT sends RTP from that address, not the one its SDP names.
+    const media = new CallMedia(this.deps.relay, id, offer, sdpProfile(offer), transaction.source.address);
     // Click-to-dial: the widget names the record it dialled from (`X-Ringside-Record: contact:<id>`):
     // a built-in CRM's UUID or a Salesforce id (15 or 18 characters, case-sensitive).
     const recordHeader = caller.kind === 'user' ? /^(contact|lead|account):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?)$/i.exec(request.header('X-Ringside-Record') ?? '') : null;

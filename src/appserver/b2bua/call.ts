@@ -318,8 +318,9 @@ export class Call implements BranchUser {
     if (this.ringTimer) clearTimeout(this.ringTimer);
     for (const other of this.branches) if (other !== branch) other.cancel(COMPLETED_ELSEWHERE);
     if (!this.delayedOffer) branch.acknowledge();
-    const profile = (branch.target as CallTarget).profile;
-    this.setup.media.answerFor(branch.dialog!.id.remoteTag, profile, response.body).then(
+    const target = branch.target as CallTarget;
+    // The device's SIP address (where it registered from): behind NAT its RTP comes from there.
+    this.setup.media.answerFor(branch.dialog!.id.remoteTag, target.profile, response.body, target.destination.address).then(
       (sdp) => this.answerCaller(branch, sdp, response.header('Content-Type') ?? 'application/sdp'),
       (err: unknown) => {
         this.ctx.log.warn({ err, call: this.id }, "the relay refused the device's answer; hanging up");
@@ -458,7 +459,7 @@ export class Call implements BranchUser {
     const toTag = side === 'a' ? other.id.remoteTag : 'a';
     const hasSdp = request.body.length > 0 && (request.contentType === 'application/sdp' || !request.contentType);
     if (isInvite) this.reinvite = { from: side, deferredAck: request.body.length === 0 };
-    const offer = isInvite || request.method === 'UPDATE' ? (hasSdp ? media.reoffer(fromTag, request.body, otherProfile) : Promise.resolve(request.body)) : Promise.resolve(request.body);
+    const offer = isInvite || request.method === 'UPDATE' ? (hasSdp ? media.reoffer(fromTag, request.body, otherProfile, transaction.source.address) : Promise.resolve(request.body)) : Promise.resolve(request.body);
     offer.then(
       (body) => {
         const out = other.createRequest(request.method, body.length > 0 ? { body, contentType: request.header('Content-Type') ?? 'application/sdp' } : {});
@@ -468,7 +469,7 @@ export class Call implements BranchUser {
         this.ctx.endpoint.request(out, other.destination, {
           onResponse: (response) => {
             if (response.status < 200) return;
-            const answered = isInvite && response.status < 300 && hasSdp && response.body.length > 0 ? media.reanswer(fromTag, toTag, response.body) : Promise.resolve(response.body);
+            const answered = isInvite && response.status < 300 && hasSdp && response.body.length > 0 ? media.reanswer(fromTag, toTag, response.body, other.destination.address) : Promise.resolve(response.body);
             void answered.then(
               (answerBody) => {
                 const back = createResponse(request, response.status, { reason: response.reason });
