@@ -155,11 +155,11 @@ export class AppServer implements TransactionUser {
         registration.start();
       }
     }
-    // The built-in test caller, trusted like a trunk from its own address only (never for calls out).
-    const testHost = config.sipHost === '0.0.0.0' || config.sipHost === '::' ? '127.0.0.1' : config.sipHost;
-    server.testCaller = new TestCaller({ protocol: 'UDP', address: testHost, port: server.ports.udp! }, config.SIP_DOMAIN, testHost, deps.log);
+    // The built-in test caller (on loopback only), trusted like a trunk from its own address only (never for calls out).
+    const serverHost = config.sipHost === '0.0.0.0' || config.sipHost === '::' ? '127.0.0.1' : config.sipHost;
+    server.testCaller = new TestCaller({ protocol: 'UDP', address: serverHost, port: server.ports.udp! }, config.SIP_DOMAIN, deps.log);
     await server.testCaller.start();
-    const testTrunk = new Trunk({ name: 'test-caller', host: testHost, port: server.testCaller.address.port });
+    const testTrunk = new Trunk({ name: 'test-caller', host: server.testCaller.address.address, port: server.testCaller.address.port });
     await testTrunk.resolve();
     server.inboundTrunks.push(testTrunk);
     server.purgeTimer = setInterval(() => void server.location.purgeExpired().catch(() => undefined), 60_000);
