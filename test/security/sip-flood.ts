@@ -41,10 +41,13 @@ export function guessingRegister(target: FloodTarget, from: { address: string; p
 
 /** An INVITE with no credentials (what a scanner, or a reflection attack with a spoofed source, sends). */
 export function anonymousInvite(target: FloodTarget, from: { address: string; port: number }, n: number): Buffer {
+  const sdp =
+    `v=0\r\no=- ${n} 1 IN IP4 ${from.address}\r\ns=-\r\nc=IN IP4 ${from.address}\r\nt=0 0\r\na=x-pad:${PADDING}\r\n` +
+    `m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n`;
   return Buffer.from(
     `INVITE sip:alice@${target.domain} SIP/2.0\r\nVia: SIP/2.0/UDP ${from.address}:${from.port};branch=z9hG4bK-inv-${n}\r\n` +
       `From: <sip:scanner@${target.domain}>;tag=i${n}\r\nTo: <sip:alice@${target.domain}>\r\nCall-ID: inv-${n}@attacker\r\nCSeq: 1 INVITE\r\n` +
-      `Contact: <sip:scanner@${from.address}:${from.port}>\r\nMax-Forwards: 70\r\nContent-Type: text/plain\r\nContent-Length: ${PADDING.length}\r\n\r\n${PADDING}`,
+      `Contact: <sip:scanner@${from.address}:${from.port}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: ${Buffer.byteLength(sdp)}\r\n\r\n${sdp}`,
   );
 }
 
