@@ -267,12 +267,17 @@ export class AppServer implements TransactionUser {
 
   /**
    * Before a request costs a server transaction: drop it when its (address, username) is blocked,
-   * and UDP INVITEs that claim a trunk's address but not its Via (spoofed); refuse calls over a
-   * trunk's rate statelessly.
+   * and UDP INVITEs that claim a trunk's address but not its Via (spoofed); refuse new calls
+   * statelessly when the dialog table is full or over a trunk's rate.
    */
   admit(request: SipRequest, source: Source): boolean {
     if (this.guard.blocks(request, source)) return false; // silently: guessers get nothing to learn from
     if (request.method !== 'INVITE' || request.to.tag !== undefined) return true;
+    if (this.dialogs.size >= this.deps.config.SIP_MAX_DIALOGS) {
+      this.log.warn({ dialogs: this.dialogs.size }, 'dialog table full: new call refused');
+      this.endpoint.send(createResponse(request, 503, { reason: 'Server overloaded' }).setHeader('Retry-After', '5'), responseDestination(request, source));
+      return false;
+    }
     const trunk = this.authenticator.trunkFor(source);
     if (!trunk) return true;
     if (source.protocol === 'UDP' && !trunk.viaNamesTrunk(request, source)) {

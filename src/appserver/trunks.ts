@@ -27,8 +27,8 @@ import {
 } from '../sip/index.ts';
 
 export class Trunk {
-  /** Resolved addresses requests from this trunk come from, as `ip` or `ip:port`. */
-  private sources: string[] = [];
+  /** Resolved addresses requests from this trunk come from (any port when none is configured). */
+  private sources: { ip: string; port: number | undefined }[] = [];
   /** Host names and addresses a Via from this trunk may name (its host, its inbound addresses and what they resolve to). */
   private viaHosts = new Set<string>();
   private resolved: Destination | undefined;
@@ -73,7 +73,7 @@ export class Trunk {
         const host = m[1]!.replace(/^\[|\]$/g, '');
         const ip = isIP(host) ? host : (await lookup(host)).address;
         this.viaHosts.add(host.toLowerCase()).add(ip);
-        return m[2] ? `${ip}:${m[2]}` : ip;
+        return { ip, port: m[2] ? Number(m[2]) : undefined };
       }),
     );
   }
@@ -108,7 +108,9 @@ export class Trunk {
 
   /** Does this request come from the trunk? (Address, and port when the configuration names one.) */
   matches(source: Source): boolean {
-    return this.sources.some((s) => s === source.address || s === `${source.address}:${source.port}`);
+    // Called for every request (no allocation here): address, and port when configured.
+    for (const s of this.sources) if (s.ip === source.address && (s.port === undefined || s.port === source.port)) return true;
+    return false;
   }
 
   /** `sip:+14155550134@carrier.example;user=phone`. */

@@ -351,6 +351,7 @@ export const OPTIONS = {
   SIP_AUTH_FAILURE_LIMIT: option(integer(1, 10_000), 10, 'Failed SIP authentications of one username from one address (or on one connection) before they are blocked.'),
   SIP_AUTH_BLOCK_MINUTES: option(integer(1, 24 * 60), 15, 'How long such a username is blocked from that address.'),
   SIP_MAX_TRANSACTIONS: option(integer(100, 10_000_000), 300_000, 'SIP server transactions alive at once (3,000 calls/s × 32 s × ~3 a call); beyond it new requests get 503.'),
+  SIP_MAX_DIALOGS: option(integer(100, 10_000_000), 600_000, 'SIP dialogs (call legs) open at once; beyond it new calls get 503.'),
   SIP_ALLOWED_PREFIXES: option(prefixes, undefined, 'E.164 prefixes users may dial out to by default (per-user setting overrides).', '+<country code of PHONE_DEFAULT_REGION>'),
   TRUNKS: option(trunks, [] as TrunkConfig[], 'SIP trunks as JSON (better in the config file): host, port, transport, credentials, register, DIDs.', '[]'),
   NODE_ID: option(string, os.hostname(), 'Name of this node when several share a database.', 'the host name'),
