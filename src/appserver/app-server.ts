@@ -332,6 +332,7 @@ export class AppServer implements TransactionUser {
     if (inDialog) {
       const found = this.dialogs.find(request);
       if (!found) return reply(481);
+      transaction.stateless = false; // the peer of one of our calls: its answers are sent reliably
       found.call.onRequest(found.side, transaction);
       return;
     }
