@@ -18,6 +18,7 @@ import {
   createResponse,
   parseUri,
   percentDecode,
+  responseDestination,
   type InviteServerTransaction,
   type ServerTransaction,
   type SipResponse,
@@ -104,6 +105,8 @@ export class AppServer implements TransactionUser {
     this.endpoint = new SipEndpoint({
       transport: { maxMessageBytes: 64 * 1024, rateLimitPerSource: config.SIP_RATE_LIMIT, maxFlowsPerAddress: config.SIP_MAX_CONNECTIONS_PER_ADDRESS, logger: deps.log },
       timers: { T1: config.SIP_T1_MS },
+      // An INVITE transaction outlives the longest ringing (and the 64*T1 after its answer) by a minute, never more.
+      limits: { maxServerTransactions: config.SIP_MAX_TRANSACTIONS, inviteLifetimeMs: config.SIP_RING_TIMEOUT_S * 1000 + 128 * config.SIP_T1_MS + 60_000 },
       ...(config.SIP_ADVERTISED_HOST ? { advertisedHost: config.SIP_ADVERTISED_HOST } : {}),
       userAgent: 'Ringside',
     });
@@ -165,11 +168,11 @@ export class AppServer implements TransactionUser {
         registration.start();
       }
     }
-    // The built-in test caller, trusted like a trunk from its own address only (never for calls out).
-    const testHost = config.sipHost === '0.0.0.0' || config.sipHost === '::' ? '127.0.0.1' : config.sipHost;
-    server.testCaller = new TestCaller({ protocol: 'UDP', address: testHost, port: server.ports.udp! }, config.SIP_DOMAIN, testHost, deps.log);
+    // The built-in test caller (on loopback only), trusted like a trunk from its own address only (never for calls out).
+    const serverHost = config.sipHost === '0.0.0.0' || config.sipHost === '::' ? '127.0.0.1' : config.sipHost;
+    server.testCaller = new TestCaller({ protocol: 'UDP', address: serverHost, port: server.ports.udp! }, config.SIP_DOMAIN, deps.log);
     await server.testCaller.start();
-    const testTrunk = new Trunk({ name: 'test-caller', host: testHost, port: server.testCaller.address.port });
+    const testTrunk = new Trunk({ name: 'test-caller', host: server.testCaller.address.address, port: server.testCaller.address.port });
     await testTrunk.resolve();
     server.inboundTrunks.push(testTrunk);
     server.purgeTimer = setInterval(() => void server.location.purgeExpired().catch(() => undefined), 60_000);
@@ -179,7 +182,10 @@ export class AppServer implements TransactionUser {
   }
 
   /** SIP over WebSocket at `/sip` on the web server (RFC 7118). */
-  attachWebSocket(http: HttpServer, options: { secure: boolean; host: string; port: number; authenticate?: WebSocketUpgradeAuth; clientAddress?: (request: IncomingMessage) => string }): void {
+  attachWebSocket(
+    http: HttpServer,
+    options: { secure: boolean; host: string; port: number; authenticate?: WebSocketUpgradeAuth; clientAddress?: (request: IncomingMessage) => string },
+  ): void {
     this.endpoint.transport.attachWebSocket(http, { path: '/sip', ...options });
   }
 
@@ -284,6 +290,32 @@ export class AppServer implements TransactionUser {
 
   // ---------------------------------------------------------------- TransactionUser
 
+  /**
+   * Before a request costs a server transaction: drop it when its (address, username) is blocked,
+   * and UDP INVITEs that claim a trunk's address but not its Via (spoofed); refuse new calls
+   * statelessly when the dialog table is full or over a trunk's rate.
+   */
+  admit(request: SipRequest, source: Source): boolean {
+    if (this.guard.blocks(request, source)) return false; // silently: guessers get nothing to learn from
+    if (request.method !== 'INVITE' || request.to.tag !== undefined) return true;
+    if (this.dialogs.size >= this.deps.config.SIP_MAX_DIALOGS) {
+      this.log.warn({ dialogs: this.dialogs.size }, 'dialog table full: new call refused');
+      this.endpoint.send(createResponse(request, 503, { reason: 'Server overloaded' }).setHeader('Retry-After', '5'), responseDestination(request, source));
+      return false;
+    }
+    const trunk = this.authenticator.trunkFor(source);
+    if (!trunk) return true;
+    if (source.protocol === 'UDP' && !trunk.viaNamesTrunk(request, source)) {
+      this.log.info({ trunk: trunk.name, source: `${source.address}:${source.port}`, via: request.topVia.sentBy }, 'UDP INVITE from a trunk address with a Via that is not the trunk dropped');
+      return false;
+    }
+    if (!trunk.takeCall(this.clock())) {
+      this.endpoint.send(createResponse(request, 503, { reason: 'Too many calls from this trunk' }).setHeader('Retry-After', '1'), responseDestination(request, source));
+      return false;
+    }
+    return true;
+  }
+
   onRequest(transaction: ServerTransaction): void {
     this.handle(transaction).catch((err: unknown) => {
       this.log.error({ err, method: transaction.request.method }, 'error handling SIP request');
@@ -307,7 +339,9 @@ export class AppServer implements TransactionUser {
   private async handle(transaction: ServerTransaction): Promise<void> {
     const { request, source } = transaction;
     const reply = (status: number, reason?: string, headers: [string, string][] = []) => answer(transaction, status, reason, headers);
-    if (this.guard.isBlocked(source.address)) return; // silently: scanners get nothing to learn from
+    // Blocked sources never get here (admit). Sources not yet known are answered statelessly
+    // (RFC 3261 §8.2.7): a spoofed request gets one reply — no retransmitted 407s, no state kept.
+    transaction.stateless = !this.authenticator.isKnownSource(source);
 
     // RFC 4475 §3.3.7 / RFC 3261 §8.2.2.1: only SIP URIs are served.
     if (!request.uri.isSip) return reply(416, 'Unsupported URI Scheme');
@@ -323,6 +357,7 @@ export class AppServer implements TransactionUser {
     if (inDialog) {
       const found = this.dialogs.find(request);
       if (!found) return reply(481);
+      transaction.stateless = false; // the peer of one of our calls: its answers are sent reliably
       found.call.onRequest(found.side, transaction);
       return;
     }

@@ -341,7 +341,7 @@ describe('SIP application server', () => {
 });
 
 describe('SIP source blocking', () => {
-  it('drops everything from an address after repeated authentication failures', async () => {
+  it('drops the guessed username’s requests from an address after repeated authentication failures', async () => {
     const server = await startServer({ env: { SIP_AUTH_FAILURE_LIMIT: '3' } });
     const guesser = await TestPhone.start({
       user: 'alice',
@@ -351,7 +351,7 @@ describe('SIP source blocking', () => {
     });
     try {
       for (let i = 0; i < 3; i++) expect((await guesser.register()).status).toBe(403);
-      // Now blocked: even a correct request gets no answer at all (its transaction times out).
+      // Now blocked: its next guess for alice gets no answer at all (its transaction times out).
       await expect(guesser.register()).rejects.toThrow(/timed out/);
     } finally {
       await guesser.close();

@@ -1,9 +1,12 @@
 /**
  * Who sent a request: a user (digest with their device password, or a connection the gateway
  * bound to them), a trunk (by source address), or nobody — in which case the request is
- * challenged and goes no further. Failures count against the source address (`SourceGuard`).
+ * challenged and goes no further. Failures count per (source address, username) and per
+ * connection (`SourceGuard`); failures "from" a trunk's address are never counted (over UDP they
+ * are spoofable, and would otherwise block the carrier).
  */
 import { createResponse, DigestServer, type GuestIdentity, type ServerTransaction, type Source } from '../sip/index.ts';
+import { credentialUsername } from './source-guard.ts';
 import type { User } from '../store/index.ts';
 import type { SipUsers } from './sip-users.ts';
 import type { SourceGuard } from './source-guard.ts';
@@ -37,6 +40,16 @@ export class SipAuthenticator {
   }
 
   /**
+   * A source whose requests are known: a connection that authenticated or that the gateway bound
+   * to someone, or a trunk. Everyone else is answered statelessly until they authenticate.
+   */
+  isKnownSource(source: Source): boolean {
+    const flow = source.flow;
+    if (flow && (flow.authenticated || flow.identity)) return true;
+    return this.trunkFor(source) !== undefined;
+  }
+
+  /**
    * The authenticated caller of `transaction`'s request, or undefined after answering it
    * (401/407 challenge, 403 for wrong credentials). REGISTER uses 401/WWW-Authenticate, every
    * other request 407/Proxy-Authenticate (RFC 3261 §22.3).
@@ -63,6 +76,12 @@ export class SipAuthenticator {
       if (trunk) return { kind: 'trunk', trunk };
     }
     const registrar = request.method === 'REGISTER';
+    const claimed = credentialUsername(request);
+    if (claimed !== undefined && this.guard.isBlocked(source, claimed)) {
+      // Blocked while this request was on its way (the transaction layer drops the later ones).
+      transaction.respond(createResponse(request, 403, { reason: 'Forbidden', ...(transaction.isInvite ? { toTag: transaction.localTag } : {}) }));
+      return undefined;
+    }
     let user: User | undefined;
     const verdict = await this.digest.verify(request, registrar ? 'Authorization' : 'Proxy-Authorization', async (name) => {
       const found = await this.users.ha1Of(name);
@@ -72,7 +91,11 @@ export class SipAuthenticator {
     switch (verdict.kind) {
       case 'ok': {
         if (!user) break;
-        this.guard.succeeded(source.address);
+        this.guard.succeeded(source, verdict.username);
+        // Known from now on: failures of others from its address never block this connection, and
+        // its answers are sent reliably again.
+        if (source.flow) source.flow.authenticated = true;
+        transaction.stateless = false;
         return { kind: 'user', user };
       }
       case 'missing':
@@ -88,8 +111,11 @@ export class SipAuthenticator {
         this.log.info({ source: `${source.address}:${source.port}`, username: verdict.username, reason: verdict.reason, method: request.method }, 'SIP authentication failed');
         break;
     }
-    if (this.guard.failed(source.address)) {
-      this.log.warn({ source: source.address }, 'blocking address after repeated SIP authentication failures');
+    const failedName = verdict.kind === 'failed' ? verdict.username : claimed;
+    if (this.trunkFor(source)) {
+      this.log.info({ source: `${source.address}:${source.port}`, username: failedName }, 'authentication failure from a trunk address not counted');
+    } else if (this.guard.failed(source, failedName)) {
+      this.log.warn({ source: source.address, username: failedName }, 'blocking this username from this address after repeated SIP authentication failures');
     }
     transaction.respond(createResponse(request, 403, { reason: 'Forbidden', ...(transaction.isInvite ? { toTag: transaction.localTag } : {}) }));
     return undefined;

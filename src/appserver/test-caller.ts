@@ -3,12 +3,19 @@
  * on a trunk would — from a number, with audio (a 440 Hz tone) — so a new user sees every device
  * ring without owning a SIP phone. It hangs up after the chosen duration once answered.
  *
- * It is a real SIP user agent on its own UDP port; the app server trusts that one address like a
- * trunk (never for calls out).
+ * It is a real SIP user agent on its own UDP port, on loopback only; the app server trusts that
+ * one address like a trunk (never for calls out). It listens to the app server alone, and only
+ * within its own calls: anything else is dropped unanswered (it is no second SIP server to scan).
  */
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { Dialog, SipEndpoint, SipRequest, SipResponse, createResponse, newTag, parseUri, randomToken, type Destination, type ServerTransaction } from '../sip/index.ts';
+import { isIPv6 } from 'node:net';
+import { Dialog, SipEndpoint, SipRequest, SipResponse, createResponse, newTag, parseUri, randomToken, type Destination, type ServerTransaction, type Source } from '../sip/index.ts';
+
+/** Where the test caller listens (loopback, of the app server's address family): never reachable from another host. */
+function loopbackFor(address: string): string {
+  return isIPv6(address) ? '::1' : '127.0.0.1';
+}
 
 export interface TestCallOptions {
   /** The user's SIP name. */
@@ -45,14 +52,22 @@ export class TestCaller {
   private readonly endpoint: SipEndpoint;
   private port = 0;
 
+  private readonly host: string;
+
   constructor(
     private readonly server: Destination,
     private readonly domain: string,
-    private readonly host: string,
     private readonly log: { info(o: object, m?: string): void },
   ) {
-    this.endpoint = new SipEndpoint({ timers: { T1: 500 }, userAgent: 'Ringside test caller' });
-    this.endpoint.user = { onRequest: (t) => this.onRequest(t), onAck: () => undefined };
+    this.host = loopbackFor(server.address);
+    // The app server sends it a few requests per call; anything faster is not the app server.
+    this.endpoint = new SipEndpoint({ timers: { T1: 500 }, userAgent: 'Ringside test caller', transport: { rateLimitPerSource: 200 } });
+    this.endpoint.user = { admit: (r, source) => this.fromOurCall(r, source), onRequest: (t) => this.onRequest(t), onAck: () => undefined };
+  }
+
+  /** A request from the app server inside one of our calls; nothing else gets any answer. */
+  private fromOurCall(request: SipRequest, source: Source): boolean {
+    return source.address === this.server.address && source.port === this.server.port && request.to.tag !== undefined && this.active.has(request.callId);
   }
 
   /** The address the app server must trust (`host:port`). */
@@ -69,7 +84,7 @@ export class TestCaller {
 
   /** Places the call; resolves when it is over (answered and hung up, or refused). */
   async call(options: TestCallOptions): Promise<TestCallResult> {
-    const rtp = dgram.createSocket('udp4');
+    const rtp = dgram.createSocket(isIPv6(this.host) ? 'udp6' : 'udp4');
     rtp.bind(0, this.host);
     await once(rtp, 'listening');
     const rtpPort = rtp.address().port;
@@ -155,7 +170,7 @@ export class TestCaller {
       call?.hangUp();
       return;
     }
-    ok(request.method === 'INVITE' && !request.to.tag ? 486 : 200);
+    ok(200); // anything else in one of our calls (a re-INVITE, an INFO)
   }
 
   async close(): Promise<void> {

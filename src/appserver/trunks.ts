@@ -3,7 +3,13 @@
  * by the address its requests come from; calls out go to its host with the number in E.164; a
  * trunk that wants registration gets a REGISTER refreshed before it expires, answering its digest
  * challenge with the configured credentials.
+ *
+ * A source address is spoofable over UDP: a UDP INVITE "from" the trunk whose Via does not name
+ * it is dropped, and each trunk has a cap on new calls per second. TLS or TCP trunks (or a trunk
+ * that authenticates with digest, as a user) are the safer choice. Calls out over TLS check the
+ * trunk's certificate against its host name (`tls_verify: false` turns that off, loudly).
  */
+import { readFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { TrunkConfig } from '../config/index.ts';
@@ -21,11 +27,21 @@ import {
 } from '../sip/index.ts';
 
 export class Trunk {
-  /** Resolved addresses requests from this trunk come from, as `ip` or `ip:port`. */
-  private sources: string[] = [];
+  /** Resolved addresses requests from this trunk come from (any port when none is configured). */
+  private sources: { ip: string; port: number | undefined }[] = [];
+  /** Host names and addresses a Via from this trunk may name (its host, its inbound addresses and what they resolve to). */
+  private viaHosts = new Set<string>();
   private resolved: Destination | undefined;
+  /** Token bucket of new calls (max_calls_per_second). */
+  private callTokens = 0;
+  private callTokensAt = 0;
 
   constructor(readonly config: TrunkConfig) {}
+
+  /** New calls per second accepted from this trunk (0 = no limit). */
+  get maxCallsPerSecond(): number {
+    return this.config.max_calls_per_second ?? 100;
+  }
 
   get name(): string {
     return this.config.name;
@@ -42,15 +58,47 @@ export class Trunk {
   async resolve(): Promise<void> {
     const address = isIP(this.config.host) ? this.config.host : (await lookup(this.config.host)).address;
     this.resolved = { protocol: this.protocol, address, port: this.port };
+    if (this.protocol === 'TLS') {
+      this.resolved.tls = {
+        servername: this.config.host,
+        verify: this.config.tls_verify !== false,
+        ...(this.config.tls_ca ? { ca: readFileSync(this.config.tls_ca) } : {}),
+      };
+    }
     const inbound = this.config.inbound_addresses ?? [`${address}:${this.port}`];
+    this.viaHosts = new Set([this.config.host.toLowerCase(), address]);
     this.sources = await Promise.all(
       inbound.map(async (entry) => {
         const m = /^(.*?)(?::(\d+))?$/.exec(entry)!;
         const host = m[1]!.replace(/^\[|\]$/g, '');
         const ip = isIP(host) ? host : (await lookup(host)).address;
-        return m[2] ? `${ip}:${m[2]}` : ip;
+        this.viaHosts.add(host.toLowerCase()).add(ip);
+        return { ip, port: m[2] ? Number(m[2]) : undefined };
       }),
     );
+  }
+
+  /**
+   * Does the top Via of a request from this trunk's address name the trunk (its address, host
+   * or an inbound address)? Over UDP anyone can send "from" the carrier's address; a forger
+   * who does not also forge the Via is caught here. (A forged Via is not: prefer TLS/TCP trunks.)
+   */
+  viaNamesTrunk(request: SipRequest, source: Source): boolean {
+    const host = request.topVia.host.replace(/^\[|\]$/g, '').toLowerCase();
+    return host === source.address || this.viaHosts.has(host);
+  }
+
+  /** Takes one new call from the trunk's budget; false when over max_calls_per_second. */
+  takeCall(now: number): boolean {
+    const rate = this.maxCallsPerSecond;
+    if (rate <= 0) return true;
+    const burst = rate * 2;
+    this.callTokens = Math.min(burst, this.callTokens + ((now - this.callTokensAt) / 1000) * rate);
+    if (this.callTokensAt === 0) this.callTokens = burst;
+    this.callTokensAt = now;
+    if (this.callTokens < 1) return false;
+    this.callTokens -= 1;
+    return true;
   }
 
   destination(): Destination {
@@ -60,7 +108,9 @@ export class Trunk {
 
   /** Does this request come from the trunk? (Address, and port when the configuration names one.) */
   matches(source: Source): boolean {
-    return this.sources.some((s) => s === source.address || s === `${source.address}:${source.port}`);
+    // Called for every request (no allocation here): address, and port when configured.
+    for (const s of this.sources) if (s.ip === source.address && (s.port === undefined || s.port === source.port)) return true;
+    return false;
   }
 
   /** `sip:+14155550134@carrier.example;user=phone`. */

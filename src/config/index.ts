@@ -201,6 +201,12 @@ export const TrunkConfig = Type.Object(
     dids: Type.Optional(Type.Record(Type.String({ pattern: '^\\+\\d{4,15}$' }), Type.Union([Type.String(), Type.Array(Type.String())]))),
     /** Addresses calls from this trunk come from ("203.0.113.5" or "203.0.113.5:5060"); the host when absent. */
     inbound_addresses: Type.Optional(Type.Array(Type.String())),
+    /** TLS trunks: verify the certificate and that it names `host` (default true; false is logged at warn on every connection). */
+    tls_verify: Type.Optional(Type.Boolean()),
+    /** TLS trunks: PEM file of the CA(s) to trust instead of the system's (a private CA or a pinned self-signed certificate). */
+    tls_ca: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    /** New calls per second accepted from this trunk (default 100; 0 = no limit); more get 503. */
+    max_calls_per_second: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
   },
   { additionalProperties: false },
 );
@@ -404,9 +410,11 @@ export const OPTIONS = {
   SIP_MAX_EXPIRES: option(integer(60, 86_400), 3600, 'Longest registration granted.'),
   SIP_RATE_LIMIT: option(integer(0, 1_000_000), 500, 'SIP requests per second one address may send (0 = no limit).'),
   SIP_MAX_CONNECTIONS_PER_ADDRESS: option(integer(1, 1_000_000), 1000, 'Open SIP connections (TCP, TLS, WebSocket) one address may hold.'),
-  SIP_AUTH_FAILURE_LIMIT: option(integer(1, 10_000), 10, 'Failed SIP authentications from one address before it is blocked.'),
-  SIP_AUTH_BLOCK_MINUTES: option(integer(1, 24 * 60), 15, 'How long such an address is blocked.'),
+  SIP_AUTH_FAILURE_LIMIT: option(integer(1, 10_000), 10, 'Failed SIP authentications of one username from one address (or on one connection) before they are blocked.'),
+  SIP_AUTH_BLOCK_MINUTES: option(integer(1, 24 * 60), 15, 'How long such a username is blocked from that address.'),
   SIP_DIGEST_ALGORITHMS: option(digestAlgorithms, ['SHA-256', 'MD5'] as ('SHA-256' | 'MD5')[], 'Digest algorithms offered to phones, most preferred first; MD5 first (or alone) for old phones that answer only the first challenge.', 'SHA-256,MD5'),
+  SIP_MAX_TRANSACTIONS: option(integer(100, 10_000_000), 300_000, 'SIP server transactions alive at once (3,000 calls/s × 32 s × ~3 a call); beyond it new requests get 503.'),
+  SIP_MAX_DIALOGS: option(integer(100, 10_000_000), 600_000, 'SIP dialogs (call legs) open at once; beyond it new calls get 503.'),
   SIP_ALLOWED_PREFIXES: option(prefixes, undefined, 'E.164 prefixes users may dial out to by default (per-user setting overrides). A bare country code covers only its home country (+1: the US and Canada) and no premium-rate or personal numbers; name others explicitly (+1876, +1900).', '+<country code of PHONE_DEFAULT_REGION>'),
   SIP_MAX_CALLS_PER_USER: option(integer(0, 1_000_000), 20, 'Calls one user may have in progress at once, test calls included (0 = no limit).'),
   SIP_MAX_CALL_RATE_PER_USER: option(integer(0, 1_000_000), 60, 'New calls one user may place per minute, test calls included (0 = no limit).'),

@@ -7,12 +7,14 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { TlsOptions } from 'node:tls';
 import { newBranch, type AnySipMessage, type SipRequest, type SipUri } from './message/index.ts';
-import { TransactionLayer, type ClientTransaction, type ClientTransactionUser, type TimerConfig, type TransactionUser } from './transactions/index.ts';
+import { TransactionLayer, type ClientTransaction, type ClientTransactionUser, type TimerConfig, type TransactionLimits, type TransactionUser } from './transactions/index.ts';
 import { TransportLayer, type Destination, type TransportOptions, type TransportProtocol } from './transport/index.ts';
 
 export interface SipEndpointOptions {
   transport?: TransportOptions;
   timers?: Partial<TimerConfig>;
+  /** Caps on the server-transaction table and hard lifetimes. */
+  limits?: TransactionLimits;
   /** Host to put in Via and Contact (the listen address unless set). */
   advertisedHost?: string;
   userAgent?: string;
@@ -33,7 +35,7 @@ export class SipEndpoint {
 
   constructor(options: SipEndpointOptions = {}) {
     this.transport = new TransportLayer(options.transport);
-    this.transactions = new TransactionLayer(this.transport, options.timers);
+    this.transactions = new TransactionLayer(this.transport, options.timers, options.limits);
     this.transport.delegate = { onMessage: (message, source) => this.transactions.receive(message, source) };
     this.advertisedHost = options.advertisedHost;
     this.userAgent = options.userAgent ?? 'Ringside';

@@ -18,6 +18,7 @@ import {
   type InviteServerTransaction,
   type ServerTransaction,
   type SipResponse,
+  type TlsPeer,
   type TransportProtocol,
 } from '../../src/sip/index.ts';
 
@@ -38,6 +39,8 @@ export interface PhoneOptions {
   userAgent?: string;
   /** RFC 5626 instance id. */
   instance?: string;
+  /** For a TLS phone: how it checks the server's certificate (a test server's is self-signed). */
+  tls?: TlsPeer;
 }
 
 export interface IncomingCall {
@@ -84,7 +87,7 @@ export class TestPhone extends EventEmitter {
   }
 
   get server(): Destination {
-    return { protocol: this.protocol, address: this.options.server.address, port: this.options.server.port };
+    return { protocol: this.protocol, address: this.options.server.address, port: this.options.server.port, ...(this.options.tls ? { tls: this.options.tls } : {}) };
   }
 
   get aor(): string {

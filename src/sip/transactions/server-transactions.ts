@@ -25,6 +25,12 @@ export class InviteServerTransaction extends Transaction<InviteServerState> {
   /** Set when the caller CANCELled; the user answers 487. */
   cancelled = false;
   /**
+   * Answer a failure once and keep nothing (RFC 3261 §8.2.7, a stateless UAS): set by the TU for
+   * sources that have not authenticated, so a spoofed INVITE gets one 407, not eleven (Timer G),
+   * and costs no state for 64*T1. Provisional and 2xx responses are unaffected.
+   */
+  stateless = false;
+  /**
    * The To tag of every response the UAS sends to this INVITE, so the 200 to a CANCEL carries the
    * same one (§9.2) — the user must use it.
    */
@@ -67,6 +73,9 @@ export class InviteServerTransaction extends Transaction<InviteServerState> {
           this.stateTransition('Accepted');
           this.releaseRequest();
           this.startTimer('L', 64 * this.config.T1, () => this.stateTransition('Terminated'));
+        } else if (status >= 300 && this.stateless) {
+          this.releaseRequest();
+          this.stateTransition('Terminated');
         } else if (status >= 300) {
           this.stateTransition('Completed');
           this.releaseRequest();
@@ -141,6 +150,11 @@ const NIST_LEGAL: Record<NonInviteServerState, readonly NonInviteServerState[]> 
 export class NonInviteServerTransaction extends Transaction<NonInviteServerState> {
   /** The last response sent, as bytes, to answer a retransmitted request. */
   private lastResponse: Buffer | undefined;
+  /**
+   * Send the final response once and keep nothing (RFC 3261 §8.2.7): set by the TU for sources
+   * that have not authenticated; a retransmitted request is then simply a new one.
+   */
+  stateless = false;
 
   constructor(id: string, request: SipRequest, readonly source: Source, destination: Destination, transport: TransactionTransport, config: TimerConfig) {
     super(id, request, destination, transport, config, 'Trying', NIST_LEGAL);
@@ -156,6 +170,12 @@ export class NonInviteServerTransaction extends Transaction<NonInviteServerState
 
   respond(response: SipResponse): void {
     if (this.state === 'Completed' || this.state === 'Terminated') return;
+    if (response.status >= 200 && this.stateless) {
+      this.send(response);
+      this.releaseRequest();
+      this.stateTransition('Terminated');
+      return;
+    }
     this.lastResponse = this.sendKeepingBytes(response);
     if (response.status < 200) {
       if (this.state === 'Trying') this.stateTransition('Proceeding');

@@ -11,6 +11,11 @@ import { InviteServerTransaction, NonInviteServerTransaction, type ServerTransac
 import { DEFAULT_TIMERS, type TimerConfig, type TransactionTransport } from './transaction.ts';
 
 export interface TransactionUser {
+  /**
+   * A request that would start a server transaction, before one exists: false drops it (a blocked
+   * source), so what the TU refuses here costs no state at all.
+   */
+  admit?(request: SipRequest, source: Source): boolean;
   /** A new request (never ACK or CANCEL): answer it through the transaction. */
   onRequest(transaction: ServerTransaction): void;
   /** An ACK that matched no transaction: the ACK of a 2xx, for the dialog layer. */
@@ -21,21 +26,73 @@ export interface TransactionUser {
 
 export type ClientTransaction = InviteClientTransaction | NonInviteClientTransaction;
 
+export interface TransactionLimits {
+  /**
+   * Server transactions alive at once; a new request beyond it gets a stateless 503. Default
+   * 300,000: 3,000 calls/s × 32 s (64*T1) × about 3 server transactions a call (INVITE, BYE, and
+   * a CANCEL, re-INVITE or REGISTER refresh).
+   */
+  maxServerTransactions?: number;
+  /**
+   * Hard lifetime of an INVITE server transaction, whatever the TU does (default 64*T1 + 3 min,
+   * RFC 3261's Timer C): it must cover the longest ringing plus the 64*T1 that follow an answer.
+   */
+  inviteLifetimeMs?: number;
+}
+
+export const DEFAULT_MAX_SERVER_TRANSACTIONS = 300_000;
+
+export interface TransactionLayerStats {
+  /** New requests refused because the server-transaction table was full (503). */
+  overloaded: number;
+  /** Server transactions ended by their hard lifetime (the TU never finished them). */
+  expired: number;
+}
+
 export class TransactionLayer {
   user: TransactionUser | undefined;
+  readonly stats: TransactionLayerStats = { overloaded: 0, expired: 0 };
+  /** In creation order (Map keeps insertion order), which lets the lifetime sweep stop at the first young one. */
   private readonly servers = new Map<string, ServerTransaction>();
   private readonly clients = new Map<string, ClientTransaction>();
   readonly timers: TimerConfig;
+  private readonly maxServers: number;
+  /** A non-INVITE server transaction lives at most 128*T1: 64*T1 for the TU to answer (the client gives up then, Timer F), 64*T1 of Timer J. */
+  private readonly nonInviteLifetimeMs: number;
+  private readonly inviteLifetimeMs: number;
+  private readonly sweepTimer: NodeJS.Timeout;
 
   constructor(
     private readonly transport: TransactionTransport,
     timers: Partial<TimerConfig> = {},
+    limits: TransactionLimits = {},
   ) {
     this.timers = { ...DEFAULT_TIMERS, ...timers };
+    this.maxServers = limits.maxServerTransactions ?? DEFAULT_MAX_SERVER_TRANSACTIONS;
+    this.nonInviteLifetimeMs = 128 * this.timers.T1;
+    this.inviteLifetimeMs = Math.max(this.nonInviteLifetimeMs, limits.inviteLifetimeMs ?? 64 * this.timers.T1 + 180_000);
+    // One sweep for all (a hard-lifetime timer per transaction would cost an allocation per request).
+    this.sweepTimer = setInterval(() => this.expireOld(), Math.max(50, this.nonInviteLifetimeMs / 8)).unref();
   }
 
   get size(): { servers: number; clients: number } {
     return { servers: this.servers.size, clients: this.clients.size };
+  }
+
+  /**
+   * Ends server transactions older than their hard lifetime. The table is in creation order, so
+   * the walk stops at the first transaction younger than the shortest lifetime.
+   */
+  private expireOld(): void {
+    const now = Date.now();
+    for (const transaction of this.servers.values()) {
+      const age = now - transaction.createdAt;
+      if (age < this.nonInviteLifetimeMs) break;
+      if (age >= (transaction.isInvite ? this.inviteLifetimeMs : this.nonInviteLifetimeMs)) {
+        this.stats.expired++;
+        transaction.expire(); // 'terminated' removes it from the table (deleting while iterating a Map is safe)
+      }
+    }
   }
 
   // ---------------------------------------------------------------- receiving
@@ -59,6 +116,13 @@ export class TransactionLayer {
     }
     if (request.method === 'ACK') {
       this.user?.onAck(request, source);
+      return;
+    }
+    if (this.user?.admit && !this.user.admit(request, source)) return;
+    if (this.servers.size >= this.maxServers) {
+      // Overload (or a flood of spoofed sources): refuse statelessly rather than grow without bound.
+      this.stats.overloaded++;
+      this.transport.send(createResponse(request, 503, { reason: 'Server overloaded' }).setHeader('Retry-After', '5'), responseDestination(request, source));
       return;
     }
     if (request.method === 'CANCEL') {
@@ -135,6 +199,7 @@ export class TransactionLayer {
   }
 
   close(): void {
+    clearInterval(this.sweepTimer);
     for (const t of [...this.servers.values(), ...this.clients.values()]) t.dispose();
     this.servers.clear();
     this.clients.clear();

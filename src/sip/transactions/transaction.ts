@@ -30,6 +30,8 @@ export abstract class Transaction<State extends string> extends EventEmitter {
   private timers = new Map<string, NodeJS.Timeout>();
   protected currentState: State;
   private requestRef: SipRequest | undefined;
+  /** When the transaction began (ms since epoch): the transaction layer ends any that outlive their hard lifetime. */
+  readonly createdAt = Date.now();
 
   constructor(
     readonly id: string,
@@ -120,6 +122,14 @@ export abstract class Transaction<State extends string> extends EventEmitter {
   /** Resends bytes kept from an earlier send (a final response, an ACK). */
   protected resend(bytes: Buffer): boolean {
     return this.transport.sendBytes(bytes, this.destination);
+  }
+
+  /**
+   * Ends the transaction now, whatever its state: it outlived its hard lifetime (a TU that never
+   * answered must not hold a request forever). Every state may move to Terminated.
+   */
+  expire(): void {
+    if (!this.isTerminal(this.currentState)) this.stateTransition('Terminated' as State);
   }
 
   /** Stops everything at once (shutdown); no further events. */

@@ -254,4 +254,66 @@ describe('transaction layer', () => {
     expect(acks).toEqual(['z9hG4bKother']);
     layer.close();
   });
+
+  /** A request with its own branch (a new transaction each). */
+  function fresh(method: string, n: number): SipRequest {
+    const r = request(method);
+    r.setHeader('Via', `SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKfresh${n}`);
+    return r;
+  }
+
+  it('keeps no transaction for a request its user does not admit', () => {
+    const transport = new RecordingTransport();
+    const layer = new TransactionLayer(transport, TIMERS);
+    const requests: string[] = [];
+    layer.user = { admit: () => false, onRequest: (t) => requests.push(t.request.method), onAck: () => undefined };
+    for (let i = 0; i < 100; i++) layer.receive(fresh('OPTIONS', i), SOURCE);
+    expect(requests).toEqual([]);
+    expect(layer.size.servers).toBe(0);
+    expect(transport.sent).toHaveLength(0);
+    layer.close();
+  });
+
+  it('refuses new requests with a stateless 503 once the table holds maxServerTransactions', () => {
+    const transport = new RecordingTransport();
+    const layer = new TransactionLayer(transport, TIMERS, { maxServerTransactions: 10 });
+    layer.user = { onRequest: () => undefined, onAck: () => undefined }; // never answers
+    for (let i = 0; i < 15; i++) layer.receive(fresh('OPTIONS', i), SOURCE);
+    expect(layer.size.servers).toBe(10);
+    expect(transport.sent.map((s) => (s.message as SipResponse).status)).toEqual([503, 503, 503, 503, 503]);
+    expect(layer.stats.overloaded).toBe(5);
+    layer.close();
+  });
+
+  it('ends server transactions the user never answers at their hard lifetime', () => {
+    const transport = new RecordingTransport();
+    const layer = new TransactionLayer(transport, TIMERS, { inviteLifetimeMs: 90_000 });
+    layer.user = { onRequest: () => undefined, onAck: () => undefined };
+    layer.receive(fresh('OPTIONS', 1), SOURCE);
+    layer.receive(fresh('INVITE', 2), SOURCE);
+    vi.advanceTimersByTime(128 * 500 + 10_000); // past the non-INVITE lifetime (and its sweep)
+    expect(layer.size.servers).toBe(1); // the INVITE may still be ringing
+    vi.advanceTimersByTime(90_000);
+    expect(layer.size.servers).toBe(0);
+    expect(layer.stats.expired).toBe(2);
+    layer.close();
+  });
+
+  it('sends a failure once and keeps nothing when the user answers statelessly', () => {
+    const transport = new RecordingTransport();
+    const layer = new TransactionLayer(transport, TIMERS);
+    layer.user = {
+      onRequest: (t) => {
+        t.stateless = true;
+        t.respond(createResponse(t.request, 407, t.isInvite ? { toTag: t.localTag } : {}));
+      },
+      onAck: () => undefined,
+    };
+    layer.receive(fresh('INVITE', 1), SOURCE);
+    layer.receive(fresh('REGISTER', 2), SOURCE);
+    expect(layer.size.servers).toBe(0);
+    vi.advanceTimersByTime(64 * 500);
+    expect(transport.sent.map((s) => (s.message as SipResponse).status)).toEqual([407, 407]); // no Timer G
+    layer.close();
+  });
 });

@@ -19,7 +19,7 @@ import {
   type PartialRequest,
 } from '../message/index.ts';
 import { normalizeAddress, StreamFlow, WebSocketFlow, type FlowSink } from './flows.ts';
-import { describe, type Destination, type Flow, type Source, type TransportProtocol } from './types.ts';
+import { describe, type Destination, type Flow, type Source, type TlsPeer, type TransportProtocol } from './types.ts';
 
 export interface TransportLogger {
   info(obj: object, msg?: string): void;
@@ -36,6 +36,12 @@ export interface TransportOptions {
   maxFlowsPerAddress?: number;
   /** Close a connection after this long without traffic. */
   idleTimeoutMs?: number;
+  /**
+   * Addresses whose request rate is tracked at once. When the table is full (a flood from
+   * spoofed sources), every address not yet in it shares one bucket: new sources are limited
+   * together, and no tracked address's bucket is ever reset to make room.
+   */
+  maxTrackedSources?: number;
   logger?: TransportLogger;
 }
 
@@ -68,6 +74,26 @@ export interface TransportStats {
   flows: number;
 }
 
+/** A token bucket: `tokens` left at time `at` (ms). */
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+export interface WebSocketAttachOptions {
+  path: string;
+  secure: boolean;
+  host: string;
+  port: number;
+  authenticate?: WebSocketUpgradeAuth;
+  /**
+   * The client's address for an upgrade that came through a reverse proxy (from a trusted
+   * X-Forwarded-For): what the flow reports as its remote address, and so what the connection
+   * caps, the rate limit and the authentication-failure counts apply to. Default: the TCP peer.
+   */
+  clientAddress?: (request: IncomingMessage) => string;
+}
+
 const silentLogger: TransportLogger = { info() {}, warn() {}, debug() {} };
 
 export class TransportLayer implements FlowSink {
@@ -80,7 +106,9 @@ export class TransportLayer implements FlowSink {
   /** Outgoing connection reuse: `TCP:1.2.3.4:5060` → flow. */
   private readonly flowsByPeer = new Map<string, Flow>();
   private readonly flowsPerAddress = new Map<string, number>();
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly buckets = new Map<string, Bucket>();
+  /** Shared by every address that arrives while `buckets` is full. */
+  private readonly overflowBucket: Bucket = { tokens: 0, at: 0 };
   private readonly listening = new Map<TransportProtocol, { host: string; port: number }>();
   private readonly options: Required<Omit<TransportOptions, 'logger'>>;
   private readonly log: TransportLogger;
@@ -92,14 +120,15 @@ export class TransportLayer implements FlowSink {
       rateLimitPerSource: options.rateLimitPerSource ?? 0,
       maxFlowsPerAddress: options.maxFlowsPerAddress ?? 1000,
       idleTimeoutMs: options.idleTimeoutMs ?? 15 * 60_000,
+      maxTrackedSources: options.maxTrackedSources ?? 100_000,
     };
     this.log = options.logger ?? silentLogger;
     // One sweep for every flow (a timer per connection costs memory at 10,000 connections).
-    this.sweepTimer = setInterval(() => this.sweep(), Math.min(60_000, this.options.idleTimeoutMs / 2)).unref();
+    this.sweepTimer = setInterval(() => this.sweep(), Math.min(5_000, this.options.idleTimeoutMs / 2)).unref();
   }
 
   private sweep(): void {
-    this.buckets.clear();
+    this.forgetRefilledBuckets();
     const cutoff = Date.now() - this.options.idleTimeoutMs;
     for (const flow of this.flows.values()) if (flow.lastActivity < cutoff) flow.close('idle');
   }
@@ -176,10 +205,7 @@ export class TransportLayer implements FlowSink {
    * SIP over WebSocket on an existing HTTP(S) server at `path`, subprotocol `sip` (RFC 7118 §4.1).
    * `authenticate` sees the upgrade request (cookies) and binds the flow to an identity, or refuses.
    */
-  attachWebSocket(
-    server: HttpServer,
-    options: { path: string; secure: boolean; host: string; port: number; authenticate?: WebSocketUpgradeAuth; clientAddress?: (request: IncomingMessage) => string },
-  ): void {
+  attachWebSocket(server: HttpServer, options: WebSocketAttachOptions): void {
     const protocol: 'WS' | 'WSS' = options.secure ? 'WSS' : 'WS';
     this.wss = new WebSocketServer({
       noServer: true,
@@ -197,8 +223,7 @@ export class TransportLayer implements FlowSink {
         socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n\r\nWebSocket subprotocol "sip" required (RFC 7118)\n');
         return;
       }
-      // Behind a trusted reverse proxy, the client's address (X-Forwarded-For), as the HTTP side sees it.
-      const address = normalizeAddress(options.clientAddress ? options.clientAddress(request) : ((socket as net.Socket).remoteAddress ?? ''));
+      const address = this.clientAddressOf(request, socket as net.Socket, options.clientAddress);
       if (!this.admitFlow(address)) {
         socket.end('HTTP/1.1 503 Service Unavailable\r\n\r\n');
         return;
@@ -229,6 +254,19 @@ export class TransportLayer implements FlowSink {
         },
       );
     });
+  }
+
+  /** The WebSocket client's address: as the reverse proxy reported it when configured, else the TCP peer. */
+  private clientAddressOf(request: IncomingMessage, socket: net.Socket, clientAddress: WebSocketAttachOptions['clientAddress']): string {
+    const peer = normalizeAddress(socket.remoteAddress ?? '');
+    if (!clientAddress) return peer;
+    try {
+      const reported = normalizeAddress(clientAddress(request));
+      return reported === '' ? peer : reported;
+    } catch (err) {
+      this.log.warn({ err, peer }, 'could not read the client address of a WebSocket upgrade; using the peer');
+      return peer;
+    }
   }
 
   private accept(protocol: 'TCP' | 'TLS', socket: net.Socket): void {
@@ -293,6 +331,12 @@ export class TransportLayer implements FlowSink {
       message = parseMessage(bytes, { stream: source.protocol === 'TCP' || source.protocol === 'TLS', maxBytes: this.options.maxMessageBytes });
     } catch (err) {
       this.stats.parseErrors++;
+      // Error replies count against the rate limit too: otherwise malformed requests from spoofed
+      // sources would be answered without any limit.
+      if (!this.withinRate(source.address)) {
+        this.stats.rateLimited++;
+        return;
+      }
       const e = err instanceof SipMessageError ? err : new SipMessageError('unparseable message', 400);
       this.log.info({ source: describe(source), status: e.status, reason: e.message }, 'malformed SIP message');
       const partial = e.partial ?? (e.status === 513 ? this.headersOfOversized(bytes) : undefined);
@@ -328,13 +372,33 @@ export class TransportLayer implements FlowSink {
     const limit = this.options.rateLimitPerSource;
     if (limit <= 0) return true;
     const now = Date.now();
-    const b = this.buckets.get(address) ?? { tokens: limit * 2, at: now };
+    let b = this.buckets.get(address);
+    if (!b) {
+      if (this.buckets.size >= this.options.maxTrackedSources) {
+        b = this.overflowBucket;
+      } else {
+        b = { tokens: limit * 2, at: now };
+        this.buckets.set(address, b);
+      }
+    }
     b.tokens = Math.min(limit * 2, b.tokens + ((now - b.at) / 1000) * limit);
     b.at = now;
-    this.buckets.set(address, b);
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
+  }
+
+  /** A bucket that has had time to fill up again says nothing a fresh one would not: drop it. */
+  private forgetRefilledBuckets(): void {
+    const limit = this.options.rateLimitPerSource;
+    if (limit <= 0) return;
+    const refilledBefore = Date.now() - 2_000; // a bucket holds 2 s of the rate
+    for (const [address, b] of this.buckets) if (b.at < refilledBefore) this.buckets.delete(address);
+  }
+
+  /** Addresses whose request rate is being tracked (bounded by `maxTrackedSources`). */
+  get trackedSources(): number {
+    return this.buckets.size;
   }
 
   /** An oversized request still deserves its 513 (a datagram is at most 64 KB, so reading it is bounded). */
@@ -384,7 +448,7 @@ export class TransportLayer implements FlowSink {
         return true;
       case 'TCP':
       case 'TLS':
-        return this.connect(destination.protocol, destination.address, destination.port).send(bytes);
+        return this.connect(destination.protocol, destination.address, destination.port, destination.tls).send(bytes);
       default:
         // A WebSocket peer (a browser) cannot be connected to: without its flow it is unreachable.
         return false;
@@ -392,11 +456,11 @@ export class TransportLayer implements FlowSink {
   }
 
   /** An open connection to the peer, reused when there is one (RFC 3261 §18.1.1). */
-  connect(protocol: 'TCP' | 'TLS', address: string, port: number): Flow {
+  connect(protocol: 'TCP' | 'TLS', address: string, port: number, peer: TlsPeer = {}): Flow {
     const key = `${protocol}:${address}:${port}`;
     const existing = this.flowsByPeer.get(key);
     if (existing && !existing.closed) return existing;
-    const socket = protocol === 'TLS' ? tls.connect({ host: address, port, rejectUnauthorized: false }) : net.connect({ host: address, port });
+    const socket = protocol === 'TLS' ? this.connectTls(address, port, peer) : net.connect({ host: address, port });
     const flow = new StreamFlow(protocol, socket, this, {
       maxMessageBytes: this.options.maxMessageBytes,
       connected: false,
@@ -408,6 +472,29 @@ export class TransportLayer implements FlowSink {
     this.track(flow, address);
     this.flowsByPeer.set(key, flow);
     return flow;
+  }
+
+  /**
+   * A TLS connection that checks the peer's certificate chain and that it names `servername`
+   * (RFC 5922 §7.2), unless verification was explicitly turned off for this peer.
+   */
+  private connectTls(address: string, port: number, peer: TlsPeer): tls.TLSSocket {
+    const verify = peer.verify !== false;
+    const servername = peer.servername && !net.isIP(peer.servername) ? peer.servername : undefined;
+    if (!verify) {
+      this.log.warn({ host: peer.servername ?? address, port }, 'TLS certificate NOT verified (tls_verify: false): anyone on the path can read and change this signalling');
+    }
+    const socket = tls.connect({
+      host: address,
+      port,
+      ...(servername ? { servername } : {}),
+      rejectUnauthorized: verify,
+      ...(peer.ca ? { ca: peer.ca } : {}),
+      // The name to check is the configured host even though we connect to its resolved address.
+      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(peer.servername ?? address, cert),
+    });
+    socket.once('error', (err) => this.log.warn({ err: err.message, host: peer.servername ?? address, port }, 'outgoing TLS connection failed'));
+    return socket;
   }
 
   async close(): Promise<void> {

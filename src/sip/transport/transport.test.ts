@@ -5,13 +5,16 @@
  */
 import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
+import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMessage, type SipResponse } from '../message/index.ts';
+import { TransportLayer } from './transport-layer.ts';
+import type { Source } from './types.ts';
 import { startServer, type TestServer } from '../../../test/support/server.ts';
 import { TestPhone } from '../../../test/support/sip-phone.ts';
 import { waitFor } from '../../../test/support/wait.ts';
@@ -148,12 +151,12 @@ describe('SIP over TLS', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'ringside-tls-'));
     const cert = path.join(dir, 'cert.pem');
     const key = path.join(dir, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
     const server = await startServer({ env: { TLS_CERT: cert, TLS_KEY: key } });
     try {
       const tlsPort = server.ringside.sip.ports.tls!;
       expect(tlsPort).toBeGreaterThan(0);
-      const desk = await TestPhone.start({ user: 'alice', password: 'ringside-demo', domain: '127.0.0.1', server: { address: '127.0.0.1', port: tlsPort }, protocol: 'TLS' });
+      const desk = await TestPhone.start({ user: 'alice', password: 'ringside-demo', domain: '127.0.0.1', server: { address: '127.0.0.1', port: tlsPort }, protocol: 'TLS', tls: { ca: readFileSync(cert) } });
       expect((await desk.register()).status).toBe(200);
       const bob = await TestPhone.start({ user: 'bob', password: 'ringside-demo', domain: '127.0.0.1', server: { address: '127.0.0.1', port: server.ringside.sip.ports.udp! } });
       expect((await bob.call('alice')).status).toBe(200);
@@ -206,6 +209,58 @@ describe('registrations', () => {
       await Promise.all([bob.close(), desk.close()]);
     } finally {
       await second.stop();
+    }
+  });
+});
+
+describe('SIP over WebSocket behind a reverse proxy', () => {
+  it('reports the address clientAddress gives as the flow’s remote address (for caps, rate limits and failure counts)', async () => {
+    const transport = new TransportLayer({ maxFlowsPerAddress: 1 });
+    const sources: Source[] = [];
+    transport.delegate = { onMessage: (_m, source) => sources.push(source) };
+    const server = http.createServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as net.AddressInfo).port;
+    // What H4's TRUST_PROXY code does with X-Forwarded-For; here a test header stands in for it.
+    transport.attachWebSocket(server, { path: '/sip', secure: false, host: '127.0.0.1', port, clientAddress: (request) => String(request.headers['x-test-client'] ?? '') });
+    const url = `ws://127.0.0.1:${port}/sip`;
+    const first = await WsSipClient.connect(url, { user: 'a', password: 'x', domain: '127.0.0.1', headers: { 'x-test-client': '198.51.100.7' } });
+    const second = await WsSipClient.connect(url, { user: 'b', password: 'x', domain: '127.0.0.1', headers: { 'x-test-client': '198.51.100.8' } });
+    try {
+      first.ws.send('OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS a.invalid;branch=z9hG4bK-p1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: p1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n');
+      second.ws.send('OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS b.invalid;branch=z9hG4bK-p2\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: p2\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n');
+      await waitFor(() => sources.length === 2);
+      expect(sources.map((s) => s.address).sort()).toEqual(['198.51.100.7', '198.51.100.8']);
+      expect(sources.every((s) => s.flow?.remoteAddress === s.address)).toBe(true);
+      // Both came through the same TCP peer (127.0.0.1), yet the one-connection-per-address cap
+      // counts them apart; a second connection for the same client is refused.
+      await expect(WsSipClient.connect(url, { user: 'c', password: 'x', domain: '127.0.0.1', headers: { 'x-test-client': '198.51.100.7' } })).rejects.toThrow(/503/);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+      await transport.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it('uses the TCP peer when no clientAddress is given', async () => {
+    const transport = new TransportLayer();
+    const sources: Source[] = [];
+    transport.delegate = { onMessage: (_m, source) => sources.push(source) };
+    const server = http.createServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as net.AddressInfo).port;
+    transport.attachWebSocket(server, { path: '/sip', secure: false, host: '127.0.0.1', port });
+    const client = await WsSipClient.connect(`ws://127.0.0.1:${port}/sip`, { user: 'a', password: 'x', domain: '127.0.0.1', headers: { 'x-forwarded-for': '198.51.100.9' } });
+    try {
+      client.ws.send('OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS a.invalid;branch=z9hG4bK-p3\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: p3\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n');
+      await waitFor(() => sources.length === 1);
+      expect(sources[0]!.address).toBe('127.0.0.1');
+    } finally {
+      await client.close();
+      await transport.close();
+      await new Promise<void>((r) => server.close(() => r()));
     }
   });
 });

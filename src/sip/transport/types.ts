@@ -21,6 +21,11 @@ export interface Flow extends EventEmitter {
    * WebSocket to its web session's user). Undefined for anonymous connections.
    */
   identity?: FlowIdentity;
+  /**
+   * A request on this connection passed digest authentication: from then on the connection is
+   * known, and failures of others from its address (a shared NAT, a reverse proxy) never block it.
+   */
+  authenticated?: boolean;
   /** When the peer last sent anything (ms since epoch): idle flows are closed by one sweep, not a timer each. */
   lastActivity: number;
   send(data: Buffer): boolean;
@@ -65,6 +70,18 @@ export interface Destination {
   port: number;
   /** Send on this connection when it is still open (responses, requests to a registered device). */
   flow?: Flow;
+  /** For a new TLS connection: whose certificate to expect (a trunk's host name). */
+  tls?: TlsPeer;
+}
+
+/** How a TLS connection we open checks the peer's certificate. */
+export interface TlsPeer {
+  /** The host name the certificate must name (also sent as SNI); the address when absent. */
+  servername?: string;
+  /** Verify the certificate chain and name (default true); false only by explicit configuration. */
+  verify?: boolean;
+  /** Trusted CA certificates (PEM) instead of the system's. */
+  ca?: string | Buffer;
 }
 
 export function describe(s: Source | Destination): string {
