@@ -51,9 +51,12 @@ export function document(title: string, body: Html, opts: DocumentOptions = {}):
   // Turbo reads the CSRF token from a meta tag for its fetches; the widget learns the user from
   // `ringside-user` so that a sign-out, or another user signing in, restarts it. Both sit in the
   // head: Turbo replaces head metas on every visit, so they always describe the current page.
+  // No cached previews: a record page shown from Turbo's cache takes what the user types into its
+  // forms (a note, an edit) and the fresh page then replaces it, typing and all.
   const app = opts.app
     ? html`<meta name="csrf-token" content="${opts.app.csrf}">
 <meta name="ringside-user" content="${opts.app.user.id}">
+<meta name="turbo-cache-control" content="no-preview">
 <script type="module" src="${ASSETS.script}"></script>`
     : '';
   return html`<!doctype html>
