@@ -151,16 +151,22 @@ export class AppServer implements TransactionUser {
     server.heartbeatTimer.unref();
     const dropped = await server.location.dropStaleFlows();
     if (dropped > 0) deps.log.info({ dropped }, 'dropped registrations whose connections ended with the last run');
-    // UDP first: with SIP_PORT=0 (tests) TCP then takes the same free port, as SIP expects.
-    Object.assign(server.ports, await server.endpoint.listen({ host: config.sipHost, udp: config.SIP_PORT }));
-    Object.assign(
-      server.ports,
-      await server.endpoint.listen({
-        host: config.sipHost,
-        tcp: server.ports.udp!,
-        ...(config.tls ? { tls: { port: config.SIPS_PORT, options: { cert: readFileSync(config.TLS_CERT!), key: readFileSync(config.TLS_KEY!) } } } : {}),
-      }),
-    );
+    // UDP first: with SIP_PORT=0 (tests) TCP then takes the same free port, as SIP expects —
+    // unless a TCP socket already holds that number (an outgoing connection's ephemeral port):
+    // then another free UDP port, a few times.
+    for (let attempt = 1; ; attempt++) {
+      Object.assign(server.ports, await server.endpoint.listen({ host: config.sipHost, udp: config.SIP_PORT }));
+      try {
+        Object.assign(server.ports, await server.endpoint.listen({ host: config.sipHost, tcp: server.ports.udp! }));
+        break;
+      } catch (err) {
+        if (config.SIP_PORT !== 0 || attempt >= 5 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+        await server.endpoint.transport.closeUdp();
+      }
+    }
+    if (config.tls) {
+      Object.assign(server.ports, await server.endpoint.listen({ host: config.sipHost, tls: { port: config.SIPS_PORT, options: { cert: readFileSync(config.TLS_CERT!), key: readFileSync(config.TLS_KEY!) } } }));
+    }
     for (const trunk of server.trunks) {
       if (trunk.config.register && trunk.credentials) {
         const registration = new TrunkRegistration(trunk, server.endpoint, deps.log);

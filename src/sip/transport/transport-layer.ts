@@ -176,6 +176,15 @@ export class TransportLayer implements FlowSink {
     return bound;
   }
 
+  /** Closes the UDP listener (to bind another port: see AppServer's start with SIP_PORT=0). */
+  async closeUdp(): Promise<void> {
+    const socket = this.udp;
+    if (!socket) return;
+    this.udp = undefined;
+    this.listening.delete('UDP');
+    await new Promise<void>((resolve) => socket.close(() => resolve()));
+  }
+
   async listenTcp(host: string, port: number): Promise<number> {
     const server = net.createServer((socket) => this.accept('TCP', socket));
     return this.listenStream('TCP', server, host, port);
