@@ -17,17 +17,15 @@
  *
  *   npm run bench:sip-flood [-- --seconds 60] [--sources 20] [--rate 500] [--settle-seconds 10]
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type dgram from 'node:dgram';
 import { TestPhone } from '../test/support/sip-phone.ts';
 import { anonymousInvite, guessingRegister, udpSocketOn, type FloodTarget } from '../test/security/sip-flood.ts';
-import { installCleanup, spawnGroup } from './sip-load/processes.ts';
-import { waitForReady } from './sip-load/ringside.ts';
-import { freeUdpPort } from './sip-load/sipp.ts';
+import { installCleanup } from './sip-load/processes.ts';
+import { startRingside, waitForReady } from './sip-load/ringside.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,7 +44,6 @@ if (![seconds, sourceCount, ratePerSource, settleSeconds].every((n) => Number.is
 }
 
 const log = (msg: string) => process.stderr.write(`[sip-flood] ${msg}\n`);
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PASSWORD = 'flood-bench-password';
 const DOMAIN = '127.0.0.1';
 
@@ -59,29 +56,12 @@ function rssMb(pid: number): number {
 async function main(): Promise<void> {
   installCleanup();
   const dir = mkdtempSync(path.join(tmpdir(), 'ringside-sip-flood-'));
-  const dataDir = path.join(dir, 'data');
-  mkdirSync(dataDir, { recursive: true });
-  const sipPort = await freeUdpPort();
-  const httpPort = await freeUdpPort();
-  const server = spawnGroup('ringside', process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    logFile: path.join(dir, 'ringside.log'),
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? dir,
-      HOST: '127.0.0.1',
-      PORT: String(httpPort),
-      SIP_PORT: String(sipPort),
-      SIP_DOMAIN: DOMAIN,
-      SIP_RATE_LIMIT: String(ratePerSource),
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-      SEED_DEMO: 'true',
-      DEMO_PASSWORD: PASSWORD,
-    },
-  });
+  // The demo users with a password of the bench's own; the per-address limit on, as deployed.
+  const started = await startRingside(dir, { SIP_RATE_LIMIT: String(ratePerSource), SEED_DEMO: 'true', DEMO_PASSWORD: PASSWORD });
+  const server = started.process;
+  const sipPort = started.sip.port;
   try {
-    await waitForReady(`http://127.0.0.1:${httpPort}`, 60_000, server);
+    await waitForReady(started.httpUrl, 60_000, server);
     const target: FloodTarget = { port: sipPort, domain: DOMAIN, received: () => 0 };
     const sip = { address: '127.0.0.1', port: sipPort };
     const alice = await TestPhone.start({ user: 'alice', password: PASSWORD, domain: DOMAIN, server: sip, answer: 'auto' });

@@ -22,7 +22,8 @@ export interface StartedRingside {
   httpUrl: string;
 }
 
-export async function startRingside(dir: string): Promise<StartedRingside> {
+/** `env` adds to, or overrides, the load benchmark's settings (bench/sip-flood keeps its rate limit). */
+export async function startRingside(dir: string, env: Record<string, string> = {}): Promise<StartedRingside> {
   const dataDir = path.join(dir, 'data');
   mkdirSync(dataDir, { recursive: true });
   const sipPort = await freeUdpPort();
@@ -46,6 +47,7 @@ export async function startRingside(dir: string): Promise<StartedRingside> {
       DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
       DEMO_PASSWORD: 'ringside-demo',
+      ...env,
     },
   });
   return { process: process_, sip: { host: '127.0.0.1', port: sipPort }, httpUrl: `http://127.0.0.1:${httpPort}` };
