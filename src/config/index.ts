@@ -388,6 +388,7 @@ export const OPTIONS = {
   SECRET_KEY: option(secretKey, undefined, 'Server secret (MAC key of join links, SIP tokens, the Salesforce hand-off); never stored in the database.', 'DATA_DIR/secret.key (made at first start)'),
   SECRET_KEY_PREVIOUS: option(secretKeys, [] as string[], 'Earlier SECRET_KEY values, comma-separated: still accepted while links and tokens they signed run out (rotation).', '(none)'),
   TRUST_PROXY: option(trustProxy, false as TrustProxySetting, 'Reverse proxies in front: a hop count (1 = one proxy; true means 1) or their addresses/CIDRs; X-Forwarded-For is read only that far from the right.'),
+  METRICS_TOKEN: option(optionalString, undefined, 'Bearer token for GET /metrics from other hosts (Prometheus bearer_token); without it /metrics answers loopback clients only.'),
   LOG_LEVEL: option(logLevel, 'info', 'Log level (fatal, error, warn, info, debug, trace, silent).'),
   PHONE_DEFAULT_REGION: option(region, 'US' as CountryCode, 'Country assumed for phone numbers written without a country code.'),
   PHONE_MATCH_DIGITS: option(integer(6, 12), 9, 'Trailing digits compared when a stored number has no country code.'),

@@ -117,7 +117,7 @@ export async function createWebServer(deps: WebDeps): Promise<FastifyInstance> {
 
   registerAuth(app, authOptions);
   registerSecurityHeaders(app, { baseUrl: config.BASE_URL, https: httpsOnly(config) });
-  registerHttpMetrics(app, deps.metrics);
+  registerHttpMetrics(app, deps.metrics, { token: config.METRICS_TOKEN });
 
   app.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok' }));
   app.get('/readyz', { logLevel: 'warn' }, async (_request, reply) => {

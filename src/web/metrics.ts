@@ -2,10 +2,12 @@
  * Prometheus metrics (prom-client): process defaults, HTTP latency by route, database pool.
  * One registry per Ringside instance, so tests running several servers in a process don't mix.
  */
-import type { FastifyInstance } from 'fastify';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActivityOutbox } from '../activity/index.ts';
 import type { AppServer } from '../appserver/index.ts';
+import { isLoopbackHost } from '../config/index.ts';
 import type { Store } from '../store/index.ts';
 import type { PoolStats } from '../store/index.ts';
 
@@ -27,7 +29,21 @@ export function createMetrics(poolStats: () => PoolStats, engine: string): Regis
   return registry;
 }
 
-export function registerHttpMetrics(app: FastifyInstance, registry: Registry): void {
+/**
+ * Who may read /metrics: clients on this machine (the address as TRUST_PROXY resolves it, so a
+ * proxied outsider is not "local"), and, with METRICS_TOKEN, whoever sends it as a bearer token —
+ * the figures name routes, users' call counts and the outbox, nothing for the internet.
+ */
+function mayReadMetrics(request: FastifyRequest, token: string | undefined): boolean {
+  const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
+  if (token && given !== undefined) {
+    const [a, b] = [createHash('sha256').update(given).digest(), createHash('sha256').update(token).digest()];
+    return timingSafeEqual(a, b);
+  }
+  return isLoopbackHost(request.ip.replace(/^::ffff:/i, ''));
+}
+
+export function registerHttpMetrics(app: FastifyInstance, registry: Registry, options: { token?: string | undefined } = {}): void {
   const histogram = new Histogram({
     name: 'ringside_http_request_duration_seconds',
     help: 'HTTP request latency by method, route and status',
@@ -40,7 +56,10 @@ export function registerHttpMetrics(app: FastifyInstance, registry: Registry): v
     const route = request.routeOptions.url ?? 'unmatched';
     histogram.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
-  app.get('/metrics', { logLevel: 'warn' }, async (_request, reply) => {
+  app.get('/metrics', { logLevel: 'warn' }, async (request, reply) => {
+    if (!mayReadMetrics(request, options.token)) {
+      return reply.code(403).type('text/plain').send(options.token ? 'Send METRICS_TOKEN as a bearer token\n' : 'Metrics are for this machine only (set METRICS_TOKEN to scrape from elsewhere)\n');
+    }
     reply.type(registry.contentType);
     return registry.metrics();
   });
