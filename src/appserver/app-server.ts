@@ -285,6 +285,18 @@ export class AppServer implements TransactionUser {
     return this.testCaller.call(call).finally(() => slot?.release());
   }
 
+  /** Ends every call of a user an administrator disabled (on this node); returns how many. */
+  endCallsOf(userId: string): number {
+    let ended = 0;
+    for (const call of [...this.calls.values()]) {
+      if (call.state !== 'ended' && call.involves(userId)) {
+        call.endForDisabledUser(userId);
+        ended++;
+      }
+    }
+    return ended;
+  }
+
   /** Takes one of a user's call slots (concurrent calls and new calls per minute), or says why not. */
   admitCall(userId: string): Admission {
     return this.callLimits.admit(userId);

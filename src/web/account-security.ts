@@ -129,12 +129,15 @@ export async function signOutEverywhere(deps: Deps, userId: string): Promise<num
 
 /**
  * Offboarding: the account is disabled (no sign-in, no registration, no call), its sessions and
- * SIP WebSockets end, its registrations go and its device password is replaced, all at once.
+ * SIP WebSockets end, its registrations go, its calls are hung up and its device password is
+ * replaced, all at once.
  */
 export async function disableUser(deps: Deps, userId: string): Promise<UserView> {
   const view = await deps.users.setDisabled(userId, true);
   await deps.sessions.revokeAllOf(userId);
   await dropDeviceRegistrations(deps, userId, { keepBrowsers: false });
+  // Calls in progress too: a desk phone's call would otherwise outlive the account.
+  deps.sip.endCallsOf(userId);
   return view;
 }
 

@@ -163,6 +163,28 @@ describe('an administrator disabling a user', () => {
     expect((await desk.register()).status).toBe(403);
   });
 
+  it('hangs up his call in progress on a desk phone: the other party gets BYE, the call ends', async () => {
+    const admin = await signedIn('admin@example.com');
+    const dave = await admin.request('POST', '/api/v1/users', { json: { email: 'dave@example.com', name: 'Dave Dunn', password: 'daves-password', extension: '1006' } });
+    expect(dave.status).toBe(201);
+    const { id, device_password: devicePassword } = dave.json();
+    const desk = await deskPhone('dave', devicePassword);
+    const erin = await admin.request('POST', '/api/v1/users', { json: { email: 'erin@example.com', name: 'Erin Eve', password: 'erins-password', extension: '1007' } });
+    const callee = await TestPhone.start({ user: 'erin', password: erin.json().device_password, domain: '127.0.0.1', server: { address: '127.0.0.1', port: server.ringside.sip.ports.udp! }, answer: 'auto' });
+    phones.push(callee);
+    expect((await callee.register()).status).toBe(200);
+    expect((await desk.call('erin')).status).toBe(200);
+    const bye = callee.nextRequest('BYE', 5000);
+
+    expect((await admin.request('POST', `/api/v1/users/${id}/disable`)).status).toBe(200);
+    await bye; // bob's phone hears the call end
+    await waitFor(async () => {
+      await server.ringside.sip.recorder.flush();
+      const call = await server.ringside.store.db.selectFrom('calls').selectAll().where('caller_user_id', '=', id).executeTakeFirst();
+      return call?.state === 'ended' ? call : undefined;
+    }, { what: "dave's call to end" });
+  });
+
   it('is offered on the admin users page, and not for the admin’s own account', async () => {
     const admin = await signedIn('admin@example.com');
     const page = await admin.get('/admin/users');

@@ -510,6 +510,20 @@ export class Call implements BranchUser {
     }
   }
 
+  /** Whether a user takes part: the caller, a user it rings, or the user whose device answered. */
+  involves(userId: string): boolean {
+    return this.setup.from.userId === userId || this.setup.calleeUserIds.includes(userId) || this.answered?.target.userId === userId;
+  }
+
+  /**
+   * An administrator disabled a user of this call (offboarding): a call still ringing stops (the
+   * caller hears 403 when it is theirs, 480 when the user it rang is gone), an answered one is hung up.
+   */
+  endForDisabledUser(userId: string): void {
+    if (this.state === 'ringing') this.finish(this.setup.from.userId === userId ? 403 : 480, 'forbidden', 'User disabled');
+    else if (this.state === 'answered') this.hangUp('system', 'forbidden');
+  }
+
   /** The server is stopping: release both legs and record the call as interrupted. */
   shutdown(): void {
     if (this.state === 'ringing') this.finish(503, 'interrupted', 'Service Unavailable');
