@@ -10,6 +10,8 @@ export type SsoErrorCode =
   | 'state_mismatch'
   | 'provider_error'
   | 'invalid_response'
+  // Asked to check the user afresh (Settings' "Sign in again"), the provider did not.
+  | 'not_reauthenticated'
   | 'no_email'
   | 'email_not_verified'
   | 'domain_not_allowed'

@@ -8,6 +8,11 @@
  * answer and the ID token (issuer, audience, expiry, nonce, signature against the provider's JWKS),
  * finds or creates the user, and opens an ordinary Ringside session: the one the widget's SIP
  * WebSocket, the REST API and the softphone token all accept.
+ *
+ * A sign-in may ask the provider to check the user afresh (`reauth`: `prompt=login` and
+ * `max_age=0`, OpenID Connect Core §3.1.2.1) — a provider whose own session is still alive in the
+ * browser would otherwise pass anyone at that browser through. The session keeps the ID token's
+ * `auth_time`: "signed in recently" means the provider asked for the password recently.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as oidc from 'openid-client';
@@ -20,6 +25,13 @@ import { OidcProviders } from './providers.ts';
 
 /** How long a sign-in may take at the provider (typing a password, a second factor). */
 const PENDING_TTL_MS = 10 * 60_000;
+
+/**
+ * For a sign-in that asked for a fresh authentication: how old the ID token's `auth_time` may be
+ * when its answer arrives — the redirect back and the token request, plus clocks a little apart
+ * (openid-client's own `maxAge: 0` check allows 30 s, which a consent page after the password can exceed).
+ */
+const REAUTH_MAX_AGE_MS = 60_000;
 
 export const CALLBACK_PATH = '/auth/oidc/callback';
 
@@ -65,7 +77,7 @@ export class SingleSignOn {
    * Begins a sign-in at `providerId`. Returns where to send the browser and the value for its
    * cookie (the key of this attempt: without it the answer is not accepted).
    */
-  async start(providerId: string, origin: string, next: string): Promise<{ url: URL; browserKey: string }> {
+  async start(providerId: string, origin: string, next: string, options: { reauth?: boolean } = {}): Promise<{ url: URL; browserKey: string }> {
     const provider = this.provider(providerId);
     const client = await this.client(provider);
     const state = oidc.randomState();
@@ -77,7 +89,7 @@ export class SingleSignOn {
     await db.deleteFrom('oidc_pending').where('expires_at', '<', nowIso(() => now)).execute();
     await db
       .insertInto('oidc_pending')
-      .values({ id: hashToken(browserKey), provider_id: provider.id, state, nonce, code_verifier: verifier, next, expires_at: nowIso(() => now + PENDING_TTL_MS) })
+      .values({ id: hashToken(browserKey), provider_id: provider.id, state, nonce, code_verifier: verifier, next, reauth: options.reauth ? 1 : 0, expires_at: nowIso(() => now + PENDING_TTL_MS) })
       .execute();
     const url = oidc.buildAuthorizationUrl(client, {
       redirect_uri: origin + CALLBACK_PATH,
@@ -86,6 +98,8 @@ export class SingleSignOn {
       nonce,
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
+      // Ask for the password again even if the provider's session is alive (§3.1.2.1).
+      ...(options.reauth ? { prompt: 'login', max_age: '0' } : {}),
     });
     return { url, browserKey };
   }
@@ -131,10 +145,15 @@ export class SingleSignOn {
         describe(err),
       );
     }
+    const authTime = authTimeOf(claims, this.clock());
+    if (pending.reauth) this.checkReauthenticated(provider, authTime);
     const { user, created } = await this.accounts.userFor(provider, claims);
     const { token, session } = await this.options.sessions.create(user.id, meta);
     try {
-      await this.options.store.db.insertInto('sso_sessions').values({ session_id: session.id, provider_id: provider.id, id_token: idToken }).execute();
+      await this.options.store.db
+        .insertInto('sso_sessions')
+        .values({ session_id: session.id, provider_id: provider.id, id_token: idToken, auth_time: authTime === undefined ? null : nowIso(() => authTime) })
+        .execute();
     } catch (err) {
       await this.options.sessions.revoke(session.id);
       throw err;
@@ -180,6 +199,23 @@ export class SingleSignOn {
     return createHmac('sha256', this.options.secret).update(`signed-out|${value}`).digest('base64url');
   }
 
+  /**
+   * A sign-in that asked for a fresh authentication must show one: an `auth_time` of the last
+   * moments. A provider that ignored the request (its session was alive, so nobody typed a
+   * password) gets no session: the user is told why instead of being sent round in a loop (the
+   * route logs it as a failed sign-in, with the detail).
+   */
+  private checkReauthenticated(provider: OidcProviderConfig, authTime: number | undefined): void {
+    const ageMs = authTime === undefined ? undefined : this.clock() - authTime;
+    if (ageMs !== undefined && ageMs <= REAUTH_MAX_AGE_MS) return;
+    throw new SsoError(
+      401,
+      'not_reauthenticated',
+      `${provider.name} did not ask for your password again, so the device password cannot be reset; sign out of ${provider.name} and try again.`,
+      ageMs === undefined ? 'no auth_time in the ID token' : `auth_time ${Math.round(ageMs / 1000)} s ago`,
+    );
+  }
+
   private provider(id: string): OidcProviderConfig {
     const provider = this.providers.get(id);
     if (!provider) throw new SsoError(404, 'unknown_provider', 'There is no sign-in provider of that name here. Choose one on the sign-in page.');
@@ -201,6 +237,15 @@ export class SingleSignOn {
     if (!row || Date.parse(row.expires_at) <= this.clock()) return undefined;
     return row;
   }
+}
+
+/**
+ * The ID token's `auth_time` (seconds) in milliseconds, when it has a usable one — never later
+ * than `now`: a provider's clock running ahead must not keep a sign-in "recent" for longer.
+ */
+function authTimeOf(claims: IdentityClaims, now: number): number | undefined {
+  const value = claims.auth_time;
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.min(value * 1000, now) : undefined;
 }
 
 function describe(err: unknown): string {

@@ -20,6 +20,7 @@ import * as m0007 from './migrations/0007-salesforce.ts';
 import * as m0009 from './migrations/0009-device-credentials.ts';
 import * as m0010 from './migrations/0010-one-time-tokens.ts';
 import * as m0011 from './migrations/0011-guest-call-claims.ts';
+import * as m0012 from './migrations/0012-oidc-reauth.ts';
 
 export type * from './schema.ts';
 export { loadServerSecret, ServerSecret } from './server-secret.ts';
@@ -36,6 +37,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0009-device-credentials': m0009,
   '0010-one-time-tokens': m0010,
   '0011-guest-call-claims': m0011,
+  '0012-oidc-reauth': m0012,
 };
 
 export type Engine = 'sqlite' | 'postgres';

@@ -79,6 +79,8 @@ export interface OidcPendingTable {
   code_verifier: string;
   /** Where to go after signing in (a path of ours). */
   next: string;
+  /** 1 when the provider was asked to authenticate the user afresh (`prompt=login`, `max_age=0`). */
+  reauth: Generated<number>;
   expires_at: string;
 }
 
@@ -87,6 +89,8 @@ export interface SsoSessionsTable {
   session_id: string;
   provider_id: string;
   id_token: string;
+  /** When the provider last checked who the user is (the ID token's `auth_time`); null when it did not say. */
+  auth_time: string | null;
 }
 
 export interface SettingsTable {

@@ -110,11 +110,15 @@ export class SessionStore extends EventEmitter<SessionEvents> {
 
   /**
    * How a session was signed in — with a single sign-on provider (its id) or with the password
-   * (null) — and how long ago: a recent sign-in with a provider stands in for the password.
+   * (null) — and how long ago the user was checked: a recent sign-in with a provider stands in
+   * for the password. For a provider that is when it last asked for the password (the ID token's
+   * `auth_time`), not when the session began — a provider whose session is still alive signs in
+   * without asking; `ageMs` is undefined when the provider did not say.
    */
-  async signInOf(session: Session): Promise<{ providerId: string | null; ageMs: number }> {
-    const sso = await this.store.db.selectFrom('sso_sessions').select('provider_id').where('session_id', '=', session.id).executeTakeFirst();
-    return { providerId: sso?.provider_id ?? null, ageMs: this.clock() - Date.parse(session.created_at) };
+  async signInOf(session: Session): Promise<{ providerId: string | null; ageMs: number | undefined }> {
+    const sso = await this.store.db.selectFrom('sso_sessions').select(['provider_id', 'auth_time']).where('session_id', '=', session.id).executeTakeFirst();
+    const checkedAt = sso ? sso.auth_time : session.created_at;
+    return { providerId: sso?.provider_id ?? null, ageMs: checkedAt ? this.clock() - Date.parse(checkedAt) : undefined };
   }
 
   /** Ends every session of a user (an admin's "sign out everywhere"); returns how many were live. */

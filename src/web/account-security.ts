@@ -26,7 +26,14 @@ export const RECENT_SIGN_IN_MINUTES = 10;
  */
 export type OwnerCheck =
   | { by: 'password' }
-  | { by: 'provider'; providerName: string; recent: boolean; signInAgainUrl: string };
+  | {
+      by: 'provider';
+      providerName: string;
+      recent: boolean;
+      /** Why it is not recent, to follow "sign in again with …: ". */
+      staleBecause: string;
+      signInAgainUrl: string;
+    };
 
 /** `returnTo`: where signing in again with the provider comes back to. */
 export async function ownerCheckOf(deps: OwnerDeps, session: Session, returnTo: string): Promise<OwnerCheck> {
@@ -37,8 +44,11 @@ export async function ownerCheckOf(deps: OwnerDeps, session: Session, returnTo: 
   return {
     by: 'provider',
     providerName: provider.name,
-    recent: ageMs < RECENT_SIGN_IN_MINUTES * 60_000,
-    signInAgainUrl: `/auth/oidc/start?${new URLSearchParams({ provider: provider.id, next: returnTo })}`,
+    // A provider that did not say when it last asked for the password may not have asked at all.
+    recent: ageMs !== undefined && ageMs < RECENT_SIGN_IN_MINUTES * 60_000,
+    staleBecause: ageMs === undefined ? `${provider.name} did not say when you last entered your password` : `your sign-in is more than ${RECENT_SIGN_IN_MINUTES} minutes old`,
+    // `reauth`: the provider is asked to check the user afresh, even with its session alive.
+    signInAgainUrl: `/auth/oidc/start?${new URLSearchParams({ provider: provider.id, next: returnTo, reauth: '1' })}`,
   };
 }
 
@@ -55,7 +65,7 @@ export async function confirmOwner(deps: OwnerDeps, request: FastifyRequest, pas
     throw new AppError(
       403,
       'sign_in_again',
-      `To do this, sign in again with ${check.providerName}: your sign-in is more than ${RECENT_SIGN_IN_MINUTES} minutes old.`,
+      `To do this, sign in again with ${check.providerName}: ${check.staleBecause}.`,
       undefined,
       { sign_in_url: check.signInAgainUrl },
     );

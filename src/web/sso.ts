@@ -48,7 +48,8 @@ export async function ssoRoutes(app: FastifyInstance, opts: { deps: WebDeps; aut
     const q = request.query as Record<string, unknown>;
     const providerId = typeof q.provider === 'string' ? q.provider : '';
     try {
-      const { url, browserKey } = await sso.start(providerId, originOf(deps, request), safeNext(q.next));
+      // `reauth=1` (Settings' "Sign in again"): the provider must ask for the password again.
+      const { url, browserKey } = await sso.start(providerId, originOf(deps, request), safeNext(q.next), { reauth: q.reauth === '1' });
       reply.setCookie(SSO_COOKIE, browserKey, { ...cookies, maxAge: 600 });
       return reply.redirect(url.href, 303);
     } catch (err) {
@@ -94,13 +95,15 @@ export async function ssoRoutes(app: FastifyInstance, opts: { deps: WebDeps; aut
     request.log.info({ event: 'login_failed', method: 'oidc', code: err.code, detail: err.detail, ip: request.ip }, 'single sign-on failed');
     const provider = providerId ? sso.providers.get(providerId) : undefined;
     const retry = provider && err.code === 'provider_unreachable' ? html`<p><a class="button primary wide" href="/auth/oidc/start?provider=${provider.id}">Try ${provider.name} again</a></p>` : '';
+    // Signing in again did not happen, but the session it was for is still there.
+    const back = err.code === 'not_reauthenticated' ? html`<a href="/settings">Back to Settings</a>` : html`<a href="/login">Back to sign-in</a>`;
     return page(
       reply,
       err.status,
       'Sign-in did not work',
       html`<p class="banner banner-error" role="alert">${err.message}</p>
         ${retry}
-        <p><a href="/login">Back to sign-in</a></p>`,
+        <p>${back}</p>`,
     );
   }
 }

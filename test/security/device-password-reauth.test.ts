@@ -6,10 +6,15 @@
  * by the login throttle like a failed sign-in), or, for a user who signs in with single sign-on
  * (and knows no Ringside password), a sign-in with the provider in the last 10 minutes.
  *
+ * "Signed in recently" is when the provider last asked for the password (the ID token's
+ * `auth_time`), and "Sign in again" asks it to ask again (`prompt=login`, `max_age=0`, OpenID
+ * Connect Core §3.1.2.1): at a shared PC where the victim's provider session is still alive, the
+ * provider would otherwise pass anyone through without a password.
+ *
  * The single sign-on user signs in over real HTTP through a provider that signs its own ID
- * tokens, and in Chromium through a real OpenID Connect provider (test/support/oidc-provider.ts);
- * "signed in more than 10 minutes ago" is set by moving the session's `created_at` back in the
- * store.
+ * tokens (one that ignores `prompt=login` too), and in Chromium through a real OpenID Connect
+ * provider (test/support/oidc-provider.ts); "signed in more than 10 minutes ago" is set by moving
+ * the session's `auth_time` back in the store.
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,8 +34,10 @@ const phones: TestPhone[] = [];
 beforeAll(async () => {
   idp = await HostileProvider.listen();
   idp.accountOf.set('none-as-sam', { email: 'sam@corp.test', emailVerified: true });
-  const provider = { id: 'none-as-sam', name: 'Corp', issuer: idp.issuer('none-as-sam'), client_id: 'ringside', client_secret: 's3cret', allowed_domains: ['corp.test'] };
-  server = await startServer({ env: { OIDC_PROVIDERS: JSON.stringify([provider]) } });
+  // A provider that ignores prompt=login and max_age: it says Lee typed her password an hour ago.
+  idp.accountOf.set('none-as-lee', { email: 'lee@corp.test', emailVerified: true, claims: { auth_time: Math.floor(Date.now() / 1000) - 3600 } });
+  const provider = (id: string, name: string) => ({ id, name, issuer: idp.issuer(id), client_id: 'ringside', client_secret: 's3cret', allowed_domains: ['corp.test'] });
+  server = await startServer({ env: { OIDC_PROVIDERS: JSON.stringify([provider('none-as-sam', 'Corp'), provider('none-as-lee', 'Lazy ID')]) } });
 });
 afterAll(async () => {
   for (const p of phones) await p.close();
@@ -44,17 +51,27 @@ async function signedIn(email: string, password = 'ringside-demo'): Promise<Http
   return client;
 }
 
-/** What a browser does on "Sign in with Corp" (or a link that starts it): provider, callback, back to `next`. */
-async function followSignIn(client: HttpClient, startPath: string): Promise<string> {
+/** What a browser does on "Sign in with Corp" (or a link that starts it): provider, then Ringside's callback's answer. */
+async function throughProvider(client: HttpClient, startPath: string) {
   const start = await client.get(startPath, HTML);
   expect(start.status).toBe(303);
   const atProvider = await fetch(start.headers.get('location')!, { redirect: 'manual' });
   const callback = new URL(atProvider.headers.get('location')!);
-  const back = await client.get(callback.pathname + callback.search, HTML);
+  return client.get(callback.pathname + callback.search, HTML);
+}
+
+/** A sign-in that works: back to `next`, signed in. */
+async function followSignIn(client: HttpClient, startPath: string): Promise<string> {
+  const back = await throughProvider(client, startPath);
   expect(back.status).toBe(303);
   client.csrf = (await client.get('/api/v1/session')).json().csrf_token;
   return back.headers.get('location')!;
 }
+
+const signInAgainLink = (pageHtml: string, providerName: string) =>
+  new RegExp(`<a class="button" href="([^"]+)" data-turbo="false">Sign in again with ${providerName}</a>`).exec(pageHtml)?.[1]?.replaceAll('&amp;', '&');
+const liveSessions = async (userId: string) =>
+  (await server.ringside.store.db.selectFrom('sessions').select('id').where('user_id', '=', userId).where('revoked_at', 'is', null).execute()).length;
 
 async function deskPhone(user: string, password: string): Promise<TestPhone> {
   const p = await TestPhone.start({ user, password, domain: '127.0.0.1', server: { address: '127.0.0.1', port: server.ringside.sip.ports.udp! }, userAgent: 'Yealink SIP-T46S 66.86' });
@@ -160,13 +177,14 @@ describe('a user who signs in only with single sign-on (no password she knows)',
     expect(first.json().device_password).toMatch(/^[A-Za-z0-9_-]{20}$/);
 
     // Eleven minutes later (or a cookie stolen from her): signing in again with Corp is the only way.
-    await server.ringside.store.db.updateTable('sessions').set({ created_at: nowIso(() => Date.now() - 11 * 60_000) }).where('user_id', '=', samId).execute();
+    const sessionIds = (await server.ringside.store.db.selectFrom('sessions').select('id').where('user_id', '=', samId).execute()).map((r) => r.id);
+    await server.ringside.store.db.updateTable('sso_sessions').set({ auth_time: nowIso(() => Date.now() - 11 * 60_000) }).where('session_id', 'in', sessionIds).execute();
     const before = await deviceHash('sam');
     const settings = await sam.get('/settings', HTML);
     expect(settings.text).toContain('To reset it, sign in again with Corp');
     expect(settings.text).not.toContain('action="/settings/device-password"');
-    const link = /<a class="button" href="([^"]+)" data-turbo="false">Sign in again with Corp<\/a>/.exec(settings.text)?.[1]?.replaceAll('&amp;', '&');
-    expect(link).toBe('/auth/oidc/start?provider=none-as-sam&next=%2Fsettings');
+    const link = signInAgainLink(settings.text, 'Corp');
+    expect(link).toBe('/auth/oidc/start?provider=none-as-sam&next=%2Fsettings&reauth=1');
 
     const onPage = await resetOnPage(sam, { password: 'any-password-at-all' });
     expect(onPage.status).toBe(403);
@@ -174,15 +192,51 @@ describe('a user who signs in only with single sign-on (no password she knows)',
     expect(shownDevicePassword(onPage.text)).toBeUndefined();
     const byApi = await resetByApi(sam);
     expect(byApi.status).toBe(403);
-    expect(byApi.json()).toMatchObject({ error: { code: 'sign_in_again', sign_in_url: '/auth/oidc/start?provider=none-as-sam&next=%2Fsettings' } });
+    expect(byApi.json()).toMatchObject({ error: { code: 'sign_in_again', sign_in_url: '/auth/oidc/start?provider=none-as-sam&next=%2Fsettings&reauth=1' } });
     expect(await deviceHash('sam')).toBe(before);
 
-    // She signs in again with Corp and lands on her settings, where the reset works.
+    // She signs in again with Corp — which is asked to check her afresh — and lands on her settings, where the reset works.
     expect(await followSignIn(sam, link!)).toBe('/settings');
+    const asked = idp.authorizeRequests.at(-1)!.searchParams;
+    expect([asked.get('prompt'), asked.get('max_age')]).toEqual(['login', '0']);
     const reset = await resetOnPage(sam);
     expect(reset.status).toBe(200);
     const fresh = shownDevicePassword(reset.text)!;
     expect((await (await deskPhone('sam', fresh)).register()).status).toBe(200);
+  });
+});
+
+describe('a provider that ignores “ask for the password again” (prompt=login, max_age=0)', () => {
+  it('does not make the session recent: the reset stays refused, and signing in again says why and leaves the session as it was', async () => {
+    // At a shared PC, the provider's session still alive: a sign-in without typing anything.
+    const lee = new HttpClient(server.url);
+    await followSignIn(lee, '/auth/oidc/start?provider=none-as-lee&next=/contacts');
+    const { id: leeId, sip_username: leeSip } = (await lee.get('/api/v1/users/me')).json();
+    const before = await deviceHash(leeSip);
+
+    // Just signed in, but the provider asked for no password: that is no proof of the owner.
+    const settings = await lee.get('/settings', HTML);
+    expect(settings.text).not.toContain('action="/settings/device-password"');
+    expect(settings.text).toContain('To reset it, sign in again with Lazy ID');
+    expect((await resetByApi(lee)).status).toBe(403);
+
+    // "Sign in again": the provider passes her through once more, with the same hour-old auth_time.
+    const sessionsBefore = await liveSessions(leeId);
+    const again = await throughProvider(lee, signInAgainLink(settings.text, 'Lazy ID')!);
+    expect(again.status).toBe(401);
+    expect(again.text).toContain('Lazy ID did not ask for your password again, so the device password cannot be reset; sign out of Lazy ID and try again.');
+    expect(again.text).toContain('href="/settings">Back to Settings</a>');
+    expect(await liveSessions(leeId)).toBe(sessionsBefore);
+
+    // Still her session, still not recent: nothing to reset with.
+    expect((await lee.get('/settings', HTML)).text).toContain('Sign in again with Lazy ID');
+    const byApi = await resetByApi(lee);
+    expect(byApi.status).toBe(403);
+    expect(byApi.json()).toMatchObject({ error: { code: 'sign_in_again' } });
+    const onPage = await resetOnPage(lee);
+    expect(onPage.status).toBe(403);
+    expect(shownDevicePassword(onPage.text)).toBeUndefined();
+    expect(await deviceHash(leeSip)).toBe(before);
   });
 });
 
@@ -230,7 +284,13 @@ describe('signing in again, in Chromium with a real OpenID Connect provider', ()
     await back;
   }
 
-  it('the settings page’s “Sign in again with Acme ID” goes to the provider and back to settings, where the reset works', async () => {
+  /** Where the browser is after leaving for the provider: its login form, or back at Ringside (any page) without one. */
+  async function landsOn(page: Page): Promise<'login form' | 'back without a password'> {
+    const back = page.waitForURL((url) => url.origin === sso.url).then(() => 'back without a password' as const);
+    return Promise.race([page.locator('input[name="login"]').waitFor().then(() => 'login form' as const), back]);
+  }
+
+  it('the settings page’s “Sign in again with Acme ID” makes the provider ask for the password again, though its session is alive, and comes back to settings, where the reset works', async () => {
     const context = await browser.newContext();
     // Only this machine (the provider's pages link a web font).
     await context.route('**/*', (route) => (['127.0.0.1', 'localhost'].includes(new URL(route.request().url()).hostname) ? route.continue() : route.abort()));
@@ -239,11 +299,15 @@ describe('signing in again, in Chromium with a real OpenID Connect provider', ()
     await page.getByRole('button', { name: 'Sign in with Acme ID' }).click();
     await throughProvider(page, '/contacts');
 
+    // Eleven minutes later: Erin's session at Acme ID is still alive in this browser.
     const erin = (await sso.ringside.users.findByEmail('erin@acme.test'))!;
-    await sso.ringside.store.db.updateTable('sessions').set({ created_at: nowIso(() => Date.now() - 11 * 60_000) }).where('user_id', '=', erin.id).execute();
+    const sessionIds = (await sso.ringside.store.db.selectFrom('sessions').select('id').where('user_id', '=', erin.id).execute()).map((r) => r.id);
+    await sso.ringside.store.db.updateTable('sso_sessions').set({ auth_time: nowIso(() => Date.now() - 11 * 60_000) }).where('session_id', 'in', sessionIds).execute();
     await page.goto(`${sso.url}/settings`);
     expect(await page.getByRole('button', { name: 'Reset device password' }).count()).toBe(0);
     await page.getByRole('link', { name: 'Sign in again with Acme ID' }).click();
+    // Acme ID asks for the password again instead of passing whoever sits at this browser through.
+    expect(await landsOn(page)).toBe('login form');
     await throughProvider(page, '/settings');
 
     await page.getByRole('button', { name: 'Reset device password' }).click();

@@ -8,7 +8,9 @@
  *
  * `HostileProvider` is a tiny provider that signs its own ID tokens with `jose`, each issuer path
  * with one flaw (wrong audience, expired, tampered, wrong nonce, another issuer, a key not in its
- * JWKS) — or none, for the replay test. Its authorization endpoint answers at once, no login page.
+ * JWKS) — or none, for the replay test. Its authorization endpoint answers at once, no login page,
+ * as if the user had just typed a password: its ID tokens say `auth_time` now (an account's
+ * `claims` may say otherwise — an old `auth_time`, a provider that ignores `prompt=login`).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -111,6 +113,8 @@ export class HostileProvider {
   private readonly codes = new Map<string, PendingCode>();
   /** Who signs in at each path (default `dana@acme.test`, verified); `claims` go into the ID token too. */
   readonly accountOf = new Map<string, { email: string; emailVerified: boolean; claims?: Record<string, unknown> }>();
+  /** The authorization requests received, oldest first (what Ringside asked for: `prompt`, `max_age`…). */
+  readonly authorizeRequests: URL[] = [];
 
   private constructor(
     readonly url: string,
@@ -162,6 +166,7 @@ export class HostileProvider {
     }
     if (endpoint === 'jwks') return json(200, { keys: [this.key.jwk] });
     if (endpoint === 'authorize') {
+      this.authorizeRequests.push(url);
       const code = randomBytes(16).toString('base64url');
       const account = this.accountOf.get(path!) ?? { email: 'dana@acme.test', emailVerified: true };
       this.codes.set(code, {
@@ -194,6 +199,7 @@ export class HostileProvider {
         iat: flaw === 'expired' ? now - 7200 : now,
         exp: flaw === 'expired' ? now - 3600 : now + 300,
         nonce: flaw === 'wrong-nonce' ? 'not-the-nonce' : pending.nonce,
+        auth_time: now,
         email: pending.email,
         email_verified: pending.emailVerified,
         name: 'Dana Hostile',

@@ -24,7 +24,7 @@ import { context } from './records.ts';
 import { testCallerNumber } from '../test-call.ts';
 import { demoSeeding } from '../../demo/policy.ts';
 import { devicePasswordRealmMismatch } from '../../users/index.ts';
-import { changeLoginPassword, disableUser, enableUser, ownerCheckOf, resetDevicePassword, RECENT_SIGN_IN_MINUTES, type OwnerCheck } from '../account-security.ts';
+import { changeLoginPassword, disableUser, enableUser, ownerCheckOf, resetDevicePassword, type OwnerCheck } from '../account-security.ts';
 
 /** Only our own paths: never an absolute URL (open redirect) or `//host`. */
 function safeNext(next: unknown): string {
@@ -75,7 +75,7 @@ function devicePasswordForm(csrf: string, check: OwnerCheck, error?: FieldError)
   if (check.by === 'provider' && !check.recent) {
     return html`${intro}
       ${error ? html`<p class="banner banner-error" role="alert">${error.message}</p>` : ''}
-      <p>To reset it, sign in again with ${check.providerName}: your sign-in is more than ${String(RECENT_SIGN_IN_MINUTES)} minutes old. You come back here.</p>
+      <p>To reset it, sign in again with ${check.providerName}: ${check.staleBecause}. You come back here.</p>
       <p><a class="button" href="${check.signInAgainUrl}" data-turbo="false">Sign in again with ${check.providerName}</a></p>`;
   }
   return html`<form method="post" action="/settings/device-password" class="narrow-form">
