@@ -36,8 +36,10 @@ beforeAll(async () => {
   idp.accountOf.set('none-as-sam', { email: 'sam@corp.test', emailVerified: true });
   // A provider that ignores prompt=login and max_age: it says Lee typed her password an hour ago.
   idp.accountOf.set('none-as-lee', { email: 'lee@corp.test', emailVerified: true, claims: { auth_time: Math.floor(Date.now() / 1000) - 3600 } });
+  // And one that never says when the user typed a password (no auth_time at all).
+  idp.accountOf.set('none-as-max', { email: 'max@corp.test', emailVerified: true, claims: { auth_time: undefined } });
   const provider = (id: string, name: string) => ({ id, name, issuer: idp.issuer(id), client_id: 'ringside', client_secret: 's3cret', allowed_domains: ['corp.test'] });
-  server = await startServer({ env: { OIDC_PROVIDERS: JSON.stringify([provider('none-as-sam', 'Corp'), provider('none-as-lee', 'Lazy ID')]) } });
+  server = await startServer({ env: { OIDC_PROVIDERS: JSON.stringify([provider('none-as-sam', 'Corp'), provider('none-as-lee', 'Lazy ID'), provider('none-as-max', 'Mum ID')]) } });
 });
 afterAll(async () => {
   for (const p of phones) await p.close();
@@ -237,6 +239,21 @@ describe('a provider that ignores “ask for the password again” (prompt=login
     expect(onPage.status).toBe(403);
     expect(shownDevicePassword(onPage.text)).toBeUndefined();
     expect(await deviceHash(leeSip)).toBe(before);
+  });
+
+  it('nor does one that never says when the password was typed (no auth_time)', async () => {
+    const max = new HttpClient(server.url);
+    await followSignIn(max, '/auth/oidc/start?provider=none-as-max&next=/contacts');
+    const settings = await max.get('/settings', HTML);
+    expect(settings.text).toContain('To reset it, sign in again with Mum ID: Mum ID did not say when you last entered your password.');
+    const byApi = await resetByApi(max);
+    expect(byApi.status).toBe(403);
+    expect(byApi.json()).toMatchObject({ error: { message: 'To do this, sign in again with Mum ID: Mum ID did not say when you last entered your password.' } });
+
+    const again = await throughProvider(max, signInAgainLink(settings.text, 'Mum ID')!);
+    expect(again.status).toBe(401);
+    expect(again.text).toContain('Mum ID did not ask for your password again, so the device password cannot be reset; sign out of Mum ID and try again.');
+    expect((await resetByApi(max)).status).toBe(403);
   });
 });
 
