@@ -11,7 +11,12 @@
  * Signs in as an administrator: RINGSIDE_EMAIL (default admin@example.com), RINGSIDE_PASSWORD
  * (default the demo users' password, DEMO_PASSWORD, "ringside-demo" unless configured).
  */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http, { type IncomingHttpHeaders } from 'node:http';
+import https from 'node:https';
 import { isIP } from 'node:net';
+import tls, { type PeerCertificate } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../src/config/index.ts';
 
@@ -26,6 +31,11 @@ interface Target {
   url: string;
   /** Which setting the URL came from, so the user knows what to change. */
   source: string;
+  /**
+   * The server's own certificate (TLS_CERT), when the URL is its listen address: the name on the
+   * certificate is not 127.0.0.1, so the connection is trusted by being exactly that certificate.
+   */
+  pinnedCert?: string;
 }
 
 /**
@@ -36,7 +46,26 @@ function serverTarget(config: Config): Target {
   if (config.BASE_URL) return { url: config.BASE_URL, source: 'BASE_URL' };
   const host = config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST === '::' ? '::1' : config.HOST;
   const hostPart = isIP(host) === 6 ? `[${host}]` : host;
-  return { url: `${config.tls ? 'https' : 'http'}://${hostPart}:${config.PORT}`, source: config.tls ? 'HOST, PORT and TLS_CERT' : 'HOST and PORT' };
+  const url = `${config.tls ? 'https' : 'http'}://${hostPart}:${config.PORT}`;
+  if (!config.tls) return { url, source: 'HOST and PORT' };
+  let pinnedCert: string;
+  try {
+    pinnedCert = readFileSync(config.TLS_CERT!, 'utf8');
+    new X509Certificate(pinnedCert);
+  } catch (err) {
+    throw new UserError(`Cannot use TLS_CERT ${config.TLS_CERT} as the server's certificate: ${(err as Error).message}`);
+  }
+  return { url, source: 'HOST, PORT and TLS_CERT', pinnedCert };
+}
+
+/** TLS options that accept the server's own certificate (and nothing else) on its listen address. */
+function pinnedTls(pem: string): https.RequestOptions {
+  const fingerprint = new X509Certificate(pem).fingerprint256;
+  return {
+    // Self-signed or issued by a public CA: either way the chain must check out.
+    ca: [...tls.rootCertificates, pem],
+    checkServerIdentity: (host: string, cert: PeerCertificate) => (cert.fingerprint256 === fingerprint ? undefined : tls.checkServerIdentity(host, cert)),
+  };
 }
 
 /**
@@ -46,46 +75,71 @@ function serverTarget(config: Config): Target {
  */
 function whereToRing(configFile: string | undefined): { target: Target; demoPassword: string } {
   const env = process.env;
-  if (env.RINGSIDE_URL) return { target: { url: env.RINGSIDE_URL.replace(/\/$/, ''), source: 'RINGSIDE_URL' }, demoPassword: env.DEMO_PASSWORD ?? 'ringside-demo' };
+  if (env.RINGSIDE_URL) {
+    if (!/^https?:\/\/[^/]/.test(env.RINGSIDE_URL) || !URL.canParse(env.RINGSIDE_URL)) throw new UserError(`RINGSIDE_URL=${JSON.stringify(env.RINGSIDE_URL)}: expected the server's http(s) URL, such as http://127.0.0.1:8080`);
+    return { target: { url: env.RINGSIDE_URL.replace(/\/$/, ''), source: 'RINGSIDE_URL' }, demoPassword: env.DEMO_PASSWORD ?? 'ringside-demo' };
+  }
   const config = loadConfig({ env, argv: configFile !== undefined ? ['--config', configFile] : [] });
   return { target: serverTarget(config), demoPassword: config.DEMO_PASSWORD };
 }
 
 function connectionProblem(target: Target, err: unknown): UserError {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  const reason = (err as Error).name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : (cause?.code ?? cause?.message ?? String(err));
-  const hint = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(reason)
-    ? "its certificate is not trusted for this address: set RINGSIDE_URL to the name on the certificate (or NODE_EXTRA_CA_CERTS to a private CA's file)"
-    : target.source === 'RINGSIDE_URL'
-      ? 'is it running there? Correct RINGSIDE_URL, or unset it to use the PORT, BASE_URL or --config FILE the server was started with'
-      : 'start it with `npm start`, or run this command with the same PORT, BASE_URL or --config FILE the server was started with, or set RINGSIDE_URL=http(s)://host:port';
-  return new UserError(`Cannot reach Ringside at ${target.url} (from ${target.source}): ${reason}; ${hint}.`);
+  const e = err as NodeJS.ErrnoException;
+  const reason = e.name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000} s` : (e.code ?? e.message);
+  return new UserError(`Cannot reach Ringside at ${target.url} (from ${target.source}): ${reason}; ${howToFix(target, reason)}.`);
 }
 
-async function request(target: Target, path: string, init: RequestInit): Promise<Response> {
-  try {
-    return await fetch(`${target.url}${path}`, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-  } catch (err) {
-    throw connectionProblem(target, err);
+function howToFix(target: Target, reason: string): string {
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(reason)) {
+    if (target.pinnedCert) return 'it does not present the certificate in TLS_CERT: run this command with the TLS_CERT the server was started with, or set RINGSIDE_URL';
+    return "its certificate is not trusted for this address: set RINGSIDE_URL to the name on the certificate (or NODE_EXTRA_CA_CERTS to a private CA's file)";
   }
+  if (target.source === 'RINGSIDE_URL') return 'is it running there? Correct RINGSIDE_URL, or unset it to use the PORT, BASE_URL or --config FILE the server was started with';
+  return 'start it with `npm start`, or run this command with the same PORT, BASE_URL or --config FILE the server was started with, or set RINGSIDE_URL=http(s)://host:port';
+}
+
+interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  text: string;
+}
+
+/** One JSON POST (node:http(s) rather than fetch, which cannot be told which certificate to trust). */
+function post(target: Target, path: string, headers: Record<string, string>, body: unknown): Promise<Reply> {
+  const url = new URL(`${target.url}${path}`);
+  const payload = JSON.stringify(body);
+  const options: https.RequestOptions = {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) },
+    timeout: REQUEST_TIMEOUT_MS,
+    ...(target.pinnedCert ? pinnedTls(target.pinnedCert) : {}),
+  };
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? https : http).request(url, options, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+      res.on('error', (err) => reject(connectionProblem(target, err)));
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { name: 'TimeoutError' })));
+    req.on('error', (err) => reject(connectionProblem(target, err)));
+    req.end(payload);
+  });
 }
 
 async function ring(target: Target, login: { email: string; password: string }, body: Record<string, unknown>): Promise<void> {
-  const session = await request(target, '/api/v1/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(login) });
+  const session = await post(target, '/api/v1/session', {}, login);
   if (session.status !== 200) {
-    throw new UserError(`Cannot sign in to ${target.url} as ${login.email}: ${session.status} ${await session.text()} (set RINGSIDE_EMAIL and RINGSIDE_PASSWORD to an administrator's)`);
+    throw new UserError(`Cannot sign in to ${target.url} as ${login.email}: ${session.status} ${session.text} (set RINGSIDE_EMAIL and RINGSIDE_PASSWORD to an administrator's)`);
   }
-  const cookie = session.headers.getSetCookie().find((c) => c.startsWith('rs_session='))?.split(';')[0];
+  // Over https (TLS_CERT or an https BASE_URL) the session cookie is `__Host-rs_session`.
+  const cookie = session.headers['set-cookie']?.find((c) => /^(__Host-)?rs_session=/.test(c))?.split(';')[0];
   if (!cookie) throw new UserError(`${target.url} signed in but set no Ringside session: is it a Ringside server?`);
-  const { csrf_token } = (await session.json()) as { csrf_token: string };
-  const res = await request(target, '/api/v1/test-call', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', cookie, 'x-csrf-token': csrf_token },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status !== 202) throw new UserError(`${res.status}: ${text}`);
-  const r = JSON.parse(text) as { to: string; from: string; duration_s: number };
+  const { csrf_token } = JSON.parse(session.text) as { csrf_token: string };
+  const res = await post(target, '/api/v1/test-call', { cookie, 'x-csrf-token': csrf_token }, body);
+  if (res.status !== 202) throw new UserError(`${res.status}: ${res.text}`);
+  const r = JSON.parse(res.text) as { to: string; from: string; duration_s: number };
   process.stdout.write(`Ringing ${r.to} from ${r.from}: every registered device rings; answered, a tone plays for ${r.duration_s} s.\n`);
 }
 
