@@ -58,7 +58,7 @@ function serverTarget(config: Config): Target {
   return { url, source: 'HOST, PORT and TLS_CERT', pinnedCert };
 }
 
-/** TLS options that accept the server's own certificate (and nothing else) on its listen address. */
+/** TLS options that accept the server's own certificate on its listen address although it names another host (any other certificate must name the address, as usual). */
 function pinnedTls(pem: string): https.RequestOptions {
   const fingerprint = new X509Certificate(pem).fingerprint256;
   return {
