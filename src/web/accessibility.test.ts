@@ -175,6 +175,30 @@ describe('accessibility (axe-core, WCAG 2.1 AA, serious and critical)', () => {
     await expectAccessible(page, 'the phone panel with recent calls');
   }, 60_000);
 
+  it('the phone panel’s record picker for a shared number, and its Add contact form for an unknown caller', async () => {
+    const page = await alice('/contacts');
+    const panel = page.locator('#ringside-softphone');
+    const shared = server.ringside.sip.testCall({ to: 'alice', from: '+13035550199', durationS: 30 });
+    await panelButton(page, 'Answer').waitFor();
+    await panel.getByRole('radiogroup', { name: 'Which record is this call about?' }).waitFor();
+    await expectAccessible(page, 'the record picker while ringing');
+    await panelButton(page, 'Answer').click();
+    await panel.getByRole('timer').waitFor();
+    await expectAccessible(page, 'the record picker in the call');
+    await panelButton(page, 'Hang up').click();
+    await shared;
+    await panel.getByLabel('Number', { exact: true }).waitFor({ timeout: 10_000 });
+
+    const unknown = server.ringside.sip.testCall({ to: 'alice', from: '+13125550843', durationS: 30 });
+    await panelButton(page, 'Answer').click();
+    await panel.getByRole('timer').waitFor();
+    await panelButton(page, 'Add contact').click();
+    await panel.getByRole('form', { name: 'Add contact' }).waitFor();
+    await expectAccessible(page, 'the Add contact form in the panel');
+    await panelButton(page, 'Hang up').click();
+    await unknown;
+  }, 60_000);
+
   it('the guest join page: the countdown, the join form, and in the call (with the host’s panel)', async () => {
     const context = await newContext();
     await context.addInitScript(LOOPBACK_ONLY_ICE);
