@@ -280,7 +280,6 @@ export async function invitationRoutes(app: FastifyInstance, { deps }: { deps: W
         ice_transport_policy: deps.config.ICE_RELAY_ONLY ? 'relay' : 'all',
       };
       if (found.state === 'upcoming') {
-        const remainingS = Math.max(1, Math.ceil((found.opensAt - invitations.now()) / 1000));
         return send(
           reply,
           guestDocument(
@@ -290,7 +289,6 @@ export async function invitationRoutes(app: FastifyInstance, { deps }: { deps: W
               <p class="guest-when"><time datetime="${inv.starts_at}">${when}</time></p>
               <p class="guest-countdown" data-opens-at="${config.opens_at}">You can join from ${formatDateTime(config.opens_at, inv.time_zone)}. This page opens the call then.</p>
               <script type="application/json" id="guest-config">${jsonForScript(config)}</script>`,
-            { refreshS: Math.min(remainingS, 3600) },
           ),
         );
       }
@@ -326,15 +324,18 @@ export async function invitationRoutes(app: FastifyInstance, { deps }: { deps: W
   });
 }
 
-/** The guest's pages: no CRM, no softphone — only the guest script and the styles. */
-function guestDocument(title: string, main: Html, opts: { refreshS?: number } = {}): Html {
+/**
+ * The guest's pages: no CRM, no softphone — only the guest script and the styles. No timed
+ * `<meta http-equiv="refresh">` before the window: a page that reloads itself on a timer fails
+ * WCAG 2.2.1 (axe-core's meta-refresh), and joining needs the script, whose countdown reloads.
+ */
+function guestDocument(title: string, main: Html): Html {
   return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-${opts.refreshS ? html`<meta http-equiv="refresh" content="${String(opts.refreshS)}">` : ''}
 <title>${title}</title>
 <link rel="stylesheet" href="/assets/ringside.css">
 <script type="module" src="/assets/guest.js"></script>

@@ -1,7 +1,6 @@
 /**
  * Before the link opens: "The call opens in 4:59", ticking by the server's clock; at zero the page
- * reloads, and the server (whose clock decides) then renders the join form. The page's own
- * `<meta http-equiv="refresh">` does the same without script.
+ * reloads, and the server (whose clock decides) then renders the join form.
  */
 import { serverSkew, type GuestConfig } from './config.ts';
 
