@@ -90,8 +90,10 @@ export function showPageModal(dialog: HTMLDialogElement): void {
   };
   // A Turbo visit keeps a copy of the page to show on Back: it must not hold an open dialog.
   const beforeCache = () => dialog.close();
-  // Content added to the page while open (a toast, a reloaded frame) is blocked too; a dialog
-  // removed without being closed (a page change) releases the page.
+  // Content added to the page while open (a toast, a reloaded frame) is blocked too. The dialog
+  // closed (its `open` gone) releases the page at once, not at the later `close` event, so that
+  // focus is back where it was as soon as close() returns, as with showModal(); so does a dialog
+  // removed without being closed (a page change).
   const observer = new MutationObserver(() => {
     if (!dialog.isConnected || !dialog.open) modal.release();
     else inertAllBut(liveElements(dialog), madeInert, backdrop);
@@ -131,5 +133,5 @@ export function showPageModal(dialog: HTMLDialogElement): void {
   inertAllBut(liveElements(dialog), madeInert, backdrop);
   dialog.show();
   focusInside(dialog);
-  observer.observe(document.body, { childList: true, subtree: true });
+  observer.observe(document.body, { childList: true, subtree: true, attributes: true, attributeFilter: ['open'] });
 }
