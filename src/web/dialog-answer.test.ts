@@ -174,6 +174,21 @@ describe('an open dialog never blocks the phone', () => {
     await alice.waitForURL((url) => url.pathname === '/contacts');
   });
 
+  it('following the dialog’s link to the invitation and coming Back finds the contact page usable, with no dialog left over', async () => {
+    const alice = await aliceOnJane();
+    const dialog = await openInviteDialog(alice);
+    await sendInvitation(dialog);
+    await dialog.getByRole('link', { name: 'Open the invitation' }).click();
+    await alice.waitForURL((url) => url.pathname.startsWith('/invitations/'));
+    await alice.goBack();
+    await alice.waitForURL((url) => url.pathname === `/contacts/${janeId}`);
+    await alice.getByRole('heading', { name: 'Jane Doe' }).first().waitFor();
+    expect(await alice.getByRole('dialog').count()).toBe(0);
+    expect(await alice.locator('[inert], .page-modal-backdrop').count()).toBe(0);
+    // The page's own buttons work again.
+    await openInviteDialog(alice);
+  });
+
   it('every dialog of the web pages opens with showPageModal, none with showModal()', () => {
     const offenders: string[] = [];
     const scan = (dir: string) => {

@@ -30,14 +30,11 @@ const OPEN_CLASS = 'page-modal-open';
 const BACKDROP_CLASS = 'page-modal-backdrop';
 
 interface OpenModal {
-  dialog: HTMLDialogElement;
-  backdrop: HTMLDivElement;
-  madeInert: Set<Element>;
-  returnFocus: Element | null;
-  observer: MutationObserver;
+  /** Gives the page back: inert and backdrop gone, focus back to what opened the dialog. */
   release(): void;
 }
 
+/** The one dialog open with showPageModal (they do not stack). */
 let current: OpenModal | undefined;
 
 /** What stays usable while the dialog is open: the dialog itself and the phone panel. */
@@ -88,8 +85,12 @@ export function showPageModal(dialog: HTMLDialogElement): void {
     // As a native modal dialog does: `cancel` first (a page may refuse), then close.
     if (dialog.dispatchEvent(new Event('cancel', { cancelable: true }))) dialog.close();
   };
-  // A Turbo visit keeps a copy of the page to show on Back: it must not hold an open dialog.
-  const beforeCache = () => dialog.close();
+  // A Turbo visit keeps a copy of the page to show on Back: it must not hold an open dialog, nor
+  // an inert page (the copy is taken right after this event, before any observer runs).
+  const beforeCache = () => {
+    dialog.close();
+    modal.release();
+  };
   // Content added to the page while open (a toast, a reloaded frame) is blocked too. The dialog
   // closed (its `open` gone) releases the page at once, not at the later `close` event, so that
   // focus is back where it was as soon as close() returns, as with showModal(); so does a dialog
@@ -100,11 +101,6 @@ export function showPageModal(dialog: HTMLDialogElement): void {
   });
 
   const modal: OpenModal = {
-    dialog,
-    backdrop,
-    madeInert,
-    returnFocus,
-    observer,
     release() {
       if (current !== modal) return;
       current = undefined;
