@@ -1,12 +1,15 @@
 /**
  * The **Invite to video call** dialog. The CRM pages' ✉ buttons ask for it with `ringside:invite`
- * on window (web/src/crm/actions.ts); it is a native modal <dialog>: the guest's address (editable,
- * checked), start and end in the user's time zone (the next half hour, for 30 minutes), an
- * optional message, and **Send invitation** → `POST /api/v1/invitations`. The API's field errors
- * show next to their field; once sent, the dialog shows the join link (without a mail server the
- * mail is only saved as a file, so the user passes the link on) and the invitation's own page.
+ * on window (web/src/crm/actions.ts); it is a <dialog>, modal for the page but never for the phone
+ * (showPageModal, web/src/page-modal.ts: a call that rings meanwhile can be answered): the
+ * guest's address (editable, checked), start and end in the user's time zone (the next half
+ * hour, for 30 minutes), an optional message, and **Send invitation** → `POST /api/v1/invitations`.
+ * The API's field errors show next to their field; once sent, the dialog shows the join link
+ * (without a mail server the mail is only saved as a file, so the user passes the link on) and the
+ * invitation's own page.
  */
 import { announceActivityChanged } from '../crm/activity-event.ts';
+import { showPageModal } from '../page-modal.ts';
 import { browserTimeZone, defaultWindow, isTimeZone } from './time.ts';
 
 export interface InviteRecord {
@@ -158,7 +161,7 @@ export async function openInviteDialog(email: string, record: InviteRecord | nul
     if (sent && record) announceActivityChanged({ record: { type: record.type, id: record.id }, reason: 'invitation-sent' });
   });
 
-  dialog.showModal();
+  showPageModal(dialog);
   emailInput.focus();
 
   send.disabled = true;
