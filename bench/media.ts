@@ -18,6 +18,11 @@
  * Prints one JSON object: {calls, cpu_per_call, loss_pct, added_latency_ms_p99, …, rtpengine:{…},
  * ratio_to_rtpengine:{calls_per_core, added_latency_ms_p99}}.
  *
+ * rtpengine is the anchor: without it the in-process figures have nothing to be judged against, so
+ * a missing rtpengine ends the run before anything is measured (one line on stderr saying how to
+ * install it, exit status 2). `--skip-rtpengine` measures the in-process relay alone on purpose and
+ * prints `"rtpengine": null` with `rtpengine_skipped` saying why.
+ *
  *   npm run bench:media [-- --calls 50 --seconds 15 --skip-rtpengine]
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -50,6 +55,15 @@ const SECONDS = Number(args.seconds);
 const WARMUP_S = Number(args.warmup);
 const log = (m: string) => process.stderr.write(`[media] ${m}\n`);
 const CLK_TCK = 100;
+
+// Checked before anything is measured: a run without its anchor must not look like a full one.
+if (!args['skip-rtpengine']) {
+  const missing = rtpengineMissing();
+  if (missing) {
+    log(`rtpengine, this benchmark's anchor, is missing (${missing}): install it with \`apt-get install rtpengine-daemon\`, or pass --skip-rtpengine to measure the in-process relay alone`);
+    process.exit(2);
+  }
+}
 
 /** utime + stime of a process, in seconds. */
 function cpuSeconds(pid: number): number {
@@ -331,29 +345,29 @@ if (!args['skip-in-process']) {
     await relay.close();
   }
 }
-if (!args['skip-rtpengine']) {
-  const missing = rtpengineMissing();
-  if (missing) {
-    result.rtpengine = { skipped: `rtpengine is not installed (${missing})` };
-  } else {
-    const daemon = await startRtpengine({ portMin: 48000, portMax: 49999, timeoutS: 120 });
-    const relay = new RtpengineRelay({ ng: daemon.ng, mediaTimeoutMs: 60_000 });
-    try {
-      result.rtpengine = await measure('rtpengine', relay, daemon.pid);
-    } finally {
-      await relay.close();
-      await daemon.stop();
-    }
+if (args['skip-rtpengine']) {
+  result.rtpengine = null;
+  result.rtpengine_skipped = '--skip-rtpengine: the in-process relay alone, nothing to compare it with';
+} else {
+  const daemon = await startRtpengine({ portMin: 48000, portMax: 49999, timeoutS: 120 });
+  const relay = new RtpengineRelay({ ng: daemon.ng, mediaTimeoutMs: 60_000 });
+  try {
+    result.rtpengine = await measure('rtpengine', relay, daemon.pid);
+  } finally {
+    await relay.close();
+    await daemon.stop();
   }
 }
 // The in-process relay against the anchor measured in this same run (> 1 means more / longer).
-const anchor = result.rtpengine as Record<string, unknown> | undefined;
+const anchor = result.rtpengine as Record<string, unknown> | null | undefined;
 if (typeof result.calls_per_core === 'number' && typeof anchor?.calls_per_core === 'number') {
   const ratio = (a: unknown, b: unknown) => (typeof a === 'number' && typeof b === 'number' && b > 0 ? Math.round((a / b) * 100) / 100 : null);
   result.ratio_to_rtpengine = {
     calls_per_core: ratio(result.calls_per_core, anchor.calls_per_core),
     added_latency_ms_p99: ratio(result.added_latency_ms_p99, anchor.added_latency_ms_p99),
   };
+} else {
+  result.ratio_to_rtpengine = null;
 }
 process.stdout.write(`${JSON.stringify(result)}\n`);
 process.exit(0);

@@ -26,14 +26,16 @@
  *
  * --sip points the Ringside side at an already-running server instead of starting one (its CPU
  * and memory are measured only with --pid; --ringside-url makes the benchmark wait for its /readyz). Needs `sipp` (Debian sip-tester); Kamailio is
- * installed with apt-get when missing and running as root.
+ * installed with apt-get when missing and running as root. With --target both or kamailio, a
+ * Kamailio that is missing and cannot be installed ends the run before anything is measured (one
+ * line on stderr, exit status 2); --target ringside measures Ringside alone (`"kamailio": null`).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ensureKamailio, startKamailio } from './sip-load/kamailio.ts';
+import { ensureKamailio, MissingDependencyError, startKamailio } from './sip-load/kamailio.ts';
 import { installCleanup, type Spawned } from './sip-load/processes.ts';
 import { machineBusySeconds, TreeMonitor, udpReceiveBufferErrors } from './sip-load/procstat.ts';
 import { waitForSipServer } from './sip-load/sip-probe.ts';
@@ -320,8 +322,10 @@ async function main(): Promise<void> {
     execFileSync('sipp', ['-v'], { stdio: 'ignore' });
   } catch (error) {
     // `sipp -v` exits non-zero even when present; only a missing binary is fatal.
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('sipp is not installed: apt-get install sip-tester (or bash scripts/install-test-deps.sh as root)');
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new MissingDependencyError('sipp is not installed: apt-get install sip-tester (or bash scripts/install-test-deps.sh as root)');
   }
+  // The anchor first: a run that cannot measure Kamailio ends before measuring anything.
+  if (target !== 'ringside') ensureKamailio(log);
   const root = mkdtempSync(path.join(tmpdir(), 'sip-load-'));
   log(`work files in ${root}; rates ${rates.join(', ')} calls/s, ${stepSeconds} s per step`);
   // Also on SIGINT/SIGTERM, which end the process without unwinding to the finally below.
@@ -338,6 +342,7 @@ async function main(): Promise<void> {
         ...summary(ringside),
         steps: ringside.steps,
         ...(kamailio ? { kamailio: { ...summary(kamailio), steps: kamailio.steps } } : {}),
+        ...(kamailio ? {} : { kamailio: null, kamailio_skipped: '--target ringside: Ringside alone, nothing to compare it with' }),
         ratio_vs_kamailio: kamailio && kamailio.cps_max_at_1pct_failure > 0 ? round(ringside.cps_max_at_1pct_failure / kamailio.cps_max_at_1pct_failure, 3) : null,
       };
     } else {
@@ -351,4 +356,8 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+await main().catch((error: unknown) => {
+  if (!(error instanceof MissingDependencyError)) throw error;
+  log(error.message);
+  process.exit(2);
+});

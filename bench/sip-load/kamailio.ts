@@ -18,13 +18,16 @@ function findKamailio(): string | undefined {
   return [...fromPath, ...CANDIDATES].find((file) => existsSync(file));
 }
 
+/** A program the benchmark needs is not there and could not be installed: said in one line, no stack. */
+export class MissingDependencyError extends Error {}
+
+const INSTALL_KAMAILIO = 'install it with `apt-get install kamailio`, or pass --target ringside to measure Ringside alone';
+
 /** The kamailio binary; installs the Debian package first when it is missing and we are root. */
 export function ensureKamailio(log: (line: string) => void): string {
   const found = findKamailio();
   if (found) return found;
-  if (process.getuid?.() !== 0) {
-    throw new Error('kamailio is not installed; install it with: sudo apt-get install kamailio (or run the benchmark as root, or use --target ringside)');
-  }
+  if (process.getuid?.() !== 0) throw new MissingDependencyError(`kamailio, this benchmark's anchor, is not installed (run as root, the benchmark installs it): ${INSTALL_KAMAILIO}`);
   log('installing Debian package kamailio (apt-get)…');
   // The package's postinst starts a system service: keep it from doing so (as a container has no
   // init to run it, and the benchmark starts its own instance). Only a policy-rc.d we created is removed.
@@ -35,11 +38,14 @@ export function ensureKamailio(log: (line: string) => void): string {
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'], env });
     execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'kamailio'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  } catch (error) {
+    // No network, no package list, a held lock: apt-get said why on stderr above.
+    throw new MissingDependencyError(`kamailio, this benchmark's anchor, is not installed and apt-get could not install it (${(error as Error).message.split('\n')[0]}): ${INSTALL_KAMAILIO}`);
   } finally {
     if (ownPolicy) unlinkSync(policy);
   }
   const installed = findKamailio();
-  if (!installed) throw new Error('apt-get install kamailio finished but no kamailio binary was found');
+  if (!installed) throw new MissingDependencyError(`apt-get install kamailio finished but no kamailio binary was found: ${INSTALL_KAMAILIO}`);
   return installed;
 }
 
