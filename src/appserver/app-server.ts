@@ -314,7 +314,7 @@ export class AppServer implements TransactionUser {
    * statelessly when the dialog table is full or over a trunk's rate.
    */
   admit(request: SipRequest, source: Source): boolean {
-    if (this.guard.blocks(request, source)) return false; // silently: guessers get nothing to learn from
+    if (this.guard.blocks(source, () => this.authenticator.claimedUsername(request))) return false; // silently: guessers get nothing to learn from
     if (request.method !== 'INVITE' || request.to.tag !== undefined) return true;
     if (this.dialogs.size >= this.deps.config.SIP_MAX_DIALOGS) {
       this.log.warn({ dialogs: this.dialogs.size }, 'dialog table full: new call refused');

@@ -5,8 +5,8 @@
  * connection (`SourceGuard`); failures "from" a trunk's address are never counted (over UDP they
  * are spoofable, and would otherwise block the carrier).
  */
-import { createResponse, DigestServer, type GuestIdentity, type ServerTransaction, type Source } from '../sip/index.ts';
-import { credentialUsername } from './source-guard.ts';
+import { createResponse, DigestServer, type GuestIdentity, type ServerTransaction, type SipRequest, type Source } from '../sip/index.ts';
+import { isTrustedFlow } from './source-guard.ts';
 import type { User } from '../store/index.ts';
 import type { SipUsers } from './sip-users.ts';
 import type { SourceGuard } from './source-guard.ts';
@@ -44,9 +44,12 @@ export class SipAuthenticator {
    * to someone, or a trunk. Everyone else is answered statelessly until they authenticate.
    */
   isKnownSource(source: Source): boolean {
-    const flow = source.flow;
-    if (flow && (flow.authenticated || flow.identity)) return true;
-    return this.trunkFor(source) !== undefined;
+    return isTrustedFlow(source) || this.trunkFor(source) !== undefined;
+  }
+
+  /** The username a request's credentials claim, as `authenticate` will check them. */
+  claimedUsername(request: SipRequest): string | undefined {
+    return this.digest.claimedUsername(request, request.method === 'REGISTER' ? 'Authorization' : 'Proxy-Authorization');
   }
 
   /**
@@ -76,7 +79,7 @@ export class SipAuthenticator {
       if (trunk) return { kind: 'trunk', trunk };
     }
     const registrar = request.method === 'REGISTER';
-    const claimed = credentialUsername(request);
+    const claimed = this.claimedUsername(request);
     if (claimed !== undefined && this.guard.isBlocked(source, claimed)) {
       // Blocked while this request was on its way (the transaction layer drops the later ones).
       transaction.respond(createResponse(request, 403, { reason: 'Forbidden', ...(transaction.isInvite ? { toTag: transaction.localTag } : {}) }));

@@ -13,7 +13,7 @@
  * flushed to make room — a flood of spoofed failures cannot reset a guesser's count. When the
  * block table is full, the block that would end soonest makes room.
  */
-import type { SipRequest, Source } from '../sip/index.ts';
+import type { Source } from '../sip/index.ts';
 
 export interface SourceGuardOptions {
   limit: number;
@@ -49,11 +49,12 @@ export class SourceGuard {
 
   /**
    * Is this request from a blocked (address, username) pair? Cheap for everyone else: one map
-   * lookup by address. Connections that authenticated are never blocked by address.
+   * lookup by address; `claimedUsername` (parsing the credentials) runs only for addresses with
+   * blocked pairs. Connections that authenticated are never blocked by address.
    */
-  blocks(request: SipRequest, source: Source): boolean {
+  blocks(source: Source, claimedUsername: () => string | undefined): boolean {
     if (!this.blockedPerAddress.has(source.address) || isTrustedFlow(source)) return false;
-    const username = credentialUsername(request);
+    const username = claimedUsername();
     return username !== undefined && this.isBlocked(source, username);
   }
 
@@ -143,18 +144,10 @@ export class SourceGuard {
 }
 
 /** A connection that authenticated, or that the gateway bound to a user or guest. */
-function isTrustedFlow(source: Source): boolean {
+export function isTrustedFlow(source: Source): boolean {
   return source.flow !== undefined && (source.flow.authenticated === true || source.flow.identity !== undefined);
 }
 
 function pairKey(address: string, username: string): string {
   return `${address}|${username.toLowerCase()}`;
-}
-
-/** The username of a request's digest credentials, if it carries any. */
-export function credentialUsername(request: SipRequest): string | undefined {
-  const header = request.header('Authorization') ?? request.header('Proxy-Authorization');
-  if (!header) return undefined;
-  const m = /\busername\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/i.exec(header);
-  return m ? (m[1] ?? m[2])!.replace(/\\(.)/g, '$1') : undefined;
 }

@@ -16,7 +16,7 @@ import { HttpClient, startServer, type TestServer } from '../support/server.ts';
 import { TEST_SDP } from '../support/sip-phone.ts';
 import { waitFor } from '../support/wait.ts';
 import { WsSipClient } from '../support/ws-sip-client.ts';
-import { guessingRegister } from './sip-flood.ts';
+import { guessingRegister, udpSocketOn } from './sip-flood.ts';
 
 const TRUNK_ADDRESS = '127.0.0.5';
 
@@ -137,6 +137,35 @@ describe('one client cannot lock out others', () => {
     const callId = carrier.invite(sipPort, '+14155550100');
     const final = await waitFor(() => carrier.responses.find((r) => r.callId === callId && r.status >= 200), { timeoutMs: 8000, what: 'a final response to the trunk call' });
     expect(final.status).toBe(480);
+  });
+
+  it('a blocked guesser cannot slip past its block by disguising the username it guesses', async () => {
+    const attacker = await udpSocketOn('127.0.0.7');
+    const from = { address: '127.0.0.7', port: attacker.address().port };
+    const target = { port: sipPort, domain: '127.0.0.1', received: () => 0 };
+    try {
+      for (let i = 0; i < 10; i++) attacker.send(guessingRegister(target, from, 'x', 2000 + i), sipPort, '127.0.0.1');
+      await waitFor(() => attacker.replies >= 10, { what: 'ten 403s' });
+      const guess = (n: number) => guessingRegister(target, from, 'x', n).toString();
+      const disguised = [
+        // A look-alike parameter before the real username.
+        guess(3000).replace('nonce="a.b.c"', 'nonce="username=decoy"').replace('Digest realm=', 'Digest opaque="username=decoy", realm='),
+        // Another realm's credentials first, naming someone else.
+        guess(3001).replace('Authorization: Digest', 'Authorization: Digest realm="elsewhere", username="decoy", nonce="n", uri="sip:x", response="0"\r\nAuthorization: Digest'),
+      ];
+      for (const message of disguised) attacker.send(message, sipPort, '127.0.0.1');
+      // The same guess undisguised, from a fresh address, is answered: the server read the others and dropped them.
+      const witness = await udpSocketOn('127.0.0.8');
+      try {
+        witness.send(guessingRegister(target, { address: '127.0.0.8', port: witness.address().port }, 'x', 3002), sipPort, '127.0.0.1');
+        await waitFor(() => witness.replies >= 1, { what: "the witness's 403" });
+      } finally {
+        witness.close();
+      }
+      expect(attacker.replies).toBe(10);
+    } finally {
+      attacker.close();
+    }
   });
 
   it('a flood of other failures never resets a guesser’s count (the full table is not flushed)', () => {

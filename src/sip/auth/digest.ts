@@ -158,6 +158,22 @@ export class DigestServer {
   }
 
   /**
+   * The username the credentials in `header` claim — the very ones `verify` checks (our realm's
+   * Digest), so a failure counter keyed on it cannot be sidestepped by a second header or a
+   * look-alike parameter.
+   */
+  claimedUsername(request: SipRequest, header: 'Authorization' | 'Proxy-Authorization'): string | undefined {
+    return this.credentialsIn(request, header)?.params.get('username');
+  }
+
+  private credentialsIn(request: SipRequest, header: 'Authorization' | 'Proxy-Authorization'): { scheme: string; params: Map<string, string> } | undefined {
+    return request
+      .headerValues(header)
+      .map(parseAuthHeader)
+      .find((a) => a.scheme === 'digest' && a.params.get('realm') === this.realm);
+  }
+
+  /**
    * Checks the credentials of `request` in `header`, asking `ha1Of` for the user's stored HA1
    * values (one lookup, no password ever leaves the store).
    */
@@ -166,10 +182,7 @@ export class DigestServer {
     header: 'Authorization' | 'Proxy-Authorization',
     ha1Of: (username: string) => Promise<DigestHa1 | undefined>,
   ): Promise<DigestVerdict> {
-    const mine = request
-      .headerValues(header)
-      .map(parseAuthHeader)
-      .find((a) => a.scheme === 'digest' && a.params.get('realm') === this.realm);
+    const mine = this.credentialsIn(request, header);
     if (!mine) return { kind: 'missing' };
     const p = mine.params;
     const username = p.get('username');
